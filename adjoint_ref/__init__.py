@@ -1,0 +1,11 @@
+"""adjoint_ref: a pure-NumPy reference implementation of the adjoint method for Neural ODEs.
+
+    import adjoint_ref as ar
+    zs = ar.odeint(f, z0, theta, ts, n_steps=20, gradient="adjoint")
+    g = ar.gradients(loss, f, z0, theta, ts, n_steps=20, method="adjoint")
+    g.loss, g.z0, g.theta, g.ts
+"""
+from .api import Gradients, gradients, odeint
+
+__all__ = ["Gradients", "gradients", "odeint"]
+__version__ = "0.1.0"

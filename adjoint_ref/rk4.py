@@ -1,0 +1,46 @@
+"""The forward pass, eq. (3): z(t1) = z(t0) + ∫ f(z, θ, t) dt, by the classical Runge–Kutta method.
+
+A fixed number of equal steps on each observation interval keeps the discrete solution a smooth
+function of the observation times, so it can be differentiated (and finite-differenced) in t.
+Everything here is written with `autograd.numpy`, so autograd can backpropagate through it.
+"""
+import autograd.numpy as anp
+import numpy as np
+
+from ._checks import check_finite_state
+
+
+def rk4_step(f, z, theta, t, h):
+    """One classical RK4 step of dz/dt = f(z, θ, t) from t to t + h (h may be negative)."""
+    k1 = f(z, theta, t)
+    k2 = f(z + (h / 2) * k1, theta, t + h / 2)
+    k3 = f(z + (h / 2) * k2, theta, t + h / 2)
+    k4 = f(z + h * k3, theta, t + h)
+    return z + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward"):
+    """Eq. (3) on one interval: n_steps RK4 steps of dz/dt = f from t_start to t_end.
+
+    `which` ("forward" or "backward") only names the pass in the FloatingPointError raised
+    when the state stops being finite.
+    """
+    h = (t_end - t_start) / n_steps
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(n_steps):
+            t = t_start + k * h
+            z = rk4_step(f, z, theta, t, h)
+            check_finite_state(z, t + h, which)
+    return z
+
+
+def integrate(f, z0, theta, ts, n_steps):
+    """Eq. (3) at every observation time: zs[i] = z(ts[i]), with zs[0] = z0.
+
+    Returns an array of shape (len(ts),) + z0.shape. Differentiable by autograd (this is the
+    "backprop" gradient: autograd records every RK4 stage).
+    """
+    zs = [z0]
+    for t_start, t_end in zip(ts[:-1], ts[1:]):
+        zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n_steps))
+    return anp.stack(zs)

@@ -1,0 +1,36 @@
+"""The `adjoint-ref` command line: `check` passes on the defaults and fails honestly."""
+import subprocess
+import sys
+
+import pytest
+
+from adjoint_ref.cli import main
+
+
+def test_check_is_the_default_and_passes(capsys):
+    assert main(["--steps", "10", "--repeat", "1", "--hidden", "6"]) == 0
+    out = capsys.readouterr().out
+    for word in ("adjoint vs backprop", "adjoint vs FD", "backprop vs FD", "dL/dz0", "dL/dθ", "dL/dts",
+                 "time per gradient", "finite_differences"):
+        assert word in out
+    assert "FAIL" not in out
+
+
+def test_check_fails_when_the_tolerance_is_below_the_h4_gap(capsys):
+    # With 2 steps per interval the adjoint–backprop gap is ~1e-6 or more, far above 1e-12.
+    assert main(["check", "--steps", "2", "--repeat", "1", "--hidden", "4", "--tol", "1e-12"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [["--steps", "0"], ["--t1", "-1"], ["--batch", "-2"], ["--tol", "0"]])
+def test_bad_option_is_rejected(bad, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["check"] + bad)
+    assert info.value.code == 2
+    assert bad[0] in capsys.readouterr().err
+
+
+def test_module_entry_point_help():
+    out = subprocess.run([sys.executable, "-m", "adjoint_ref", "check", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "--steps" in out and "--seed" in out and "--hidden" in out and "--batch" in out and "--t1" in out

@@ -1,0 +1,90 @@
+"""Bad input gets a clear exception that names the argument; a blow-up names the time."""
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import adjoint_ref as ar
+
+
+def f_linear(z, theta, t):
+    return theta * z
+
+
+def loss_sum(zs):
+    return anp.sum(zs ** 2)
+
+
+GOOD = dict(loss=loss_sum, f=f_linear, z0=np.ones(2), theta=0.5, ts=[0.0, 1.0], n_steps=4)
+
+
+def call_gradients(**changes):
+    kwargs = {**GOOD, **changes}
+    return ar.gradients(**kwargs)
+
+
+def call_odeint(**changes):
+    kwargs = {**GOOD, **changes}
+    kwargs.pop("loss")
+    return ar.odeint(**kwargs)
+
+
+@pytest.mark.parametrize("call", [call_gradients, call_odeint], ids=["gradients", "odeint"])
+@pytest.mark.parametrize("changes, error, words", [
+    (dict(f=lambda z, th, t: th * z[:1]), ValueError, ["f returned shape (1,)", "z0 has shape (2,)"]),
+    (dict(f=lambda z, th, t: [1.0, 2.0]), TypeError, ["f must return an array", "list"]),
+    (dict(f="not a function"), TypeError, ["f must be callable"]),
+    (dict(z0=np.array([1.0, np.nan])), ValueError, ["z0 must be finite"]),
+    (dict(z0="abc"), TypeError, ["z0"]),
+    (dict(theta=np.inf), ValueError, ["theta must be finite"]),
+    (dict(theta=[0.5, None]), TypeError, ["theta[1]", "NoneType"]),
+    (dict(theta={"a": np.array([1.0, np.nan])}), ValueError, ["theta['a'] must be finite"]),
+    (dict(ts=[0.0, np.nan]), ValueError, ["ts must be finite"]),
+    (dict(ts=[0.0]), ValueError, ["ts must hold at least two"]),
+    (dict(ts=[[0.0, 1.0]]), ValueError, ["ts must be 1-D", "(1, 2)"]),
+    (dict(ts=[0.0, 1.0, 0.5]), ValueError, ["ts must be strictly increasing or strictly decreasing"]),
+    (dict(ts=[0.0, 1.0, 1.0]), ValueError, ["ts must be strictly"]),
+    (dict(n_steps=0), ValueError, ["n_steps must be a positive integer", "0"]),
+    (dict(n_steps=2.5), TypeError, ["n_steps must be a positive integer", "2.5"]),
+    (dict(n_steps=True), TypeError, ["n_steps"]),
+])
+def test_bad_argument_is_named(call, changes, error, words):
+    with pytest.raises(error) as info:
+        call(**changes)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of 'adjoint', 'backprop', 'finite_differences'"):
+        call_gradients(method="magic")
+
+
+def test_unknown_gradient():
+    with pytest.raises(ValueError, match="gradient must be one of 'adjoint', 'backprop'; got 'fd'"):
+        call_odeint(gradient="fd")
+
+
+def test_loss_must_return_a_scalar():
+    with pytest.raises(ValueError, match=r"loss must return a scalar, got an array of shape \(2,\)"):
+        call_gradients(loss=lambda zs: zs[-1])
+
+
+def test_loss_must_be_callable():
+    with pytest.raises(TypeError, match="loss must be callable"):
+        call_gradients(loss=3.0)
+
+
+@pytest.mark.parametrize("method", ["adjoint", "backprop", "finite_differences"])
+def test_blow_up_in_the_forward_pass_names_the_time(method):
+    # dz/dt = z², z(0) = 1 has z = 1/(1 − t): it leaves the floats before t = 1.
+    with pytest.raises(FloatingPointError, match=r"non-finite at t=0\.\d+ during the forward pass"):
+        call_gradients(f=lambda z, th, t: z ** 2 * 1e100, z0=np.ones(2), ts=[0.0, 0.9], n_steps=50,
+                       method=method)
+
+
+def test_blow_up_in_the_backward_pass_names_the_time():
+    # The loss is finite (a sine) but its gradient is ~1e300; λ then grows like e^{θ(t1 − t)}
+    # backwards and overflows, while the forward pass stays tiny.
+    with pytest.raises(FloatingPointError, match=r"non-finite at t=\d+(\.\d+)? during the backward pass"):
+        ar.gradients(lambda zs: anp.sum(anp.sin(1e300 * zs[-1])), f_linear, np.full(2, 1e-20), 1.0,
+                     [0.0, 30.0], 10)
