@@ -46,10 +46,25 @@ def _run_check(args):
     return check.run(args)
 
 
+def _add_figures_arguments(parser):
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="figure file names to draw (default: all registered figures)")
+    parser.add_argument("--out", default="figures", help="folder for the PNG files (default figures/)")
+    parser.add_argument("--quick", action="store_true",
+                        help="cheapest settings that still draw every element (for smoke tests)")
+
+
+def _run_figures(args):
+    from . import figures
+    figures.render(args.names or None, out=args.out, quick=args.quick)
+    return 0
+
+
 # name: (one-line help, add_arguments, run)
 COMMANDS = {
     "check": ("compare adjoint, backprop and finite-difference gradients on the default problem",
               _add_check_arguments, _run_check),
+    "figures": ("regenerate the figure gallery (PNG files in figures/)", _add_figures_arguments, _run_figures),
 }
 
 
