@@ -38,7 +38,7 @@ def augmented_dynamics(f, z_shape):
     return ds_dt
 
 
-def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
+def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None):
     """Eqs. (11)–(12): dL/dz0, dL/dθ and dL/dts by solving the adjoint system from ts[-1] to ts[0].
 
     zs are the forward states at the observation times, dL_dzs = ∂L/∂zs (same shape).
@@ -50,6 +50,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
       (with the jumps), where λ(t_0⁺) excludes ∂L/∂z(t_0). The seed's comment writes
       dL/dt0 = dL/dt_N + ∫_{t_N}^{t_0} λ ∂f/∂t dt, which is the negative of this: it equals λ(t0)·f.
     Returns (dL_dz0, dL_dtheta, dL_dts); dL_dtheta has the container structure of θ.
+    If `record` is a list, the backward trajectory is appended to it as (t, z, λ, a_θ, a_t)
+    tuples (a_θ flat): one per RK4 step, plus one after each jump of λ at an observation time.
     """
     z_shape, n = zs[0].shape, zs[0].size
     n_theta = ravel_tree(theta).size
@@ -59,13 +61,24 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
     dL_dts = np.zeros(len(ts))
     dL_dts[-1] = np.vdot(lam, f(zs[-1], theta, ts[-1]))
     a_t = -dL_dts[-1]
+    steps = None if record is None else []
+
+    def unpack(s):
+        return s[:n].reshape(z_shape), s[n:2 * n].reshape(z_shape), s[2 * n:-1], s[-1]
+
+    if record is not None:
+        record.append((ts[-1], zs[-1], lam, a_theta, a_t))
     for i in range(len(ts) - 1, 0, -1):
         s = np.concatenate([np.ravel(zs[i]), np.ravel(lam), a_theta, [a_t]])
-        s = solve_interval(ds_dt, s, theta, ts[i], ts[i - 1], n_steps, which="backward")
-        lam, a_theta, a_t = s[n:2 * n].reshape(z_shape), s[2 * n:-1], s[-1]
+        s = solve_interval(ds_dt, s, theta, ts[i], ts[i - 1], n_steps, "backward", steps)
+        _, lam, a_theta, a_t = unpack(s)
         if i - 1 > 0:  # the jump at an intermediate observation time
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f(zs[i - 1], theta, ts[i - 1]))
             a_t -= dL_dts[i - 1]
         lam = lam + dL_dzs[i - 1]
+        if record is not None:
+            record.extend((t,) + unpack(s) for t, s in steps)
+            record.append((ts[i - 1], zs[i - 1], lam, a_theta, a_t))
+            steps.clear()
     dL_dts[0] = a_t
     return lam, unravel_like(a_theta, theta), dL_dts

@@ -19,11 +19,12 @@ def rk4_step(f, z, theta, t, h):
     return z + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward"):
+def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record=None):
     """Eq. (3) on one interval: n_steps RK4 steps of dz/dt = f from t_start to t_end.
 
     `which` ("forward" or "backward") only names the pass in the FloatingPointError raised
-    when the state stops being finite.
+    when the state stops being finite. If `record` is a list, (t, z) after every step is
+    appended to it (for plots and teaching; it costs memory proportional to n_steps).
     """
     h = (t_end - t_start) / n_steps
     with np.errstate(over="ignore", invalid="ignore"):
@@ -31,6 +32,8 @@ def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward"):
             t = t_start + k * h
             z = rk4_step(f, z, theta, t, h)
             check_finite_state(z, t + h, which)
+            if record is not None:
+                record.append((t + h, z))
     return z
 
 
