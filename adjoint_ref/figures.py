@@ -1,8 +1,10 @@
 """The figure gallery: `adjoint-ref figures` regenerates every PNG in figures/.
 
-A figure is one function `draw(quick) -> matplotlib Figure`, registered with `@figure("name.png",
-"caption")`. `quick=True` asks for the cheapest settings that still draw every element (used by
-the tests). Rendering uses the Agg backend and a fixed style, so the same code gives the same image.
+A figure is one function `draw(quick) -> matplotlib.figure.Figure`, registered with
+`@figure("name.png", "caption")`. `quick=True` asks for the cheapest settings that still draw every
+element (used by the tests). Draw functions build `Figure()` objects directly, never through pyplot,
+so no global matplotlib state (backend, current figure) is touched; PNGs are written by Agg with the
+default style and fixed metadata, so the same code gives the same image.
 """
 import os
 import time
@@ -21,8 +23,6 @@ def figure(name, caption):
 def render(names=None, out="figures", quick=False, log=print):
     """Draw the named figures (all by default) into the folder `out`; return the paths written."""
     import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
@@ -30,13 +30,12 @@ def render(names=None, out="figures", quick=False, log=print):
         raise ValueError(f"names: unknown figure(s) {unknown}; known: {sorted(FIGURES)}")
     os.makedirs(out, exist_ok=True)
     paths = []
-    with plt.style.context("default"), matplotlib.rc_context({"savefig.dpi": 100, "svg.hashsalt": "0"}):
+    with matplotlib.rc_context(matplotlib.rcParamsDefault), matplotlib.rc_context({"savefig.dpi": 100}):
         for name in names:
             start = time.perf_counter()
             fig = FIGURES[name][1](quick)
             path = os.path.join(out, name)
             fig.savefig(path, metadata={"Software": None})
-            plt.close(fig)
             paths.append(path)
             log(f"wrote {path} ({time.perf_counter() - start:.1f} s)")
     return paths
