@@ -81,7 +81,8 @@ def _add_exercise_arguments(parser):
                                            "random case; exit 0 if all pass, 1 otherwise")
     check.add_argument("number", type=_exercise_number, metavar="N", help="exercise number (1–8)")
     check.add_argument("path", metavar="PATH", help="your Python file defining the exercise's function")
-    check.add_argument("--seed", type=int, default=0, help="seed for the random cases (default 0)")
+    check.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seed for the random cases, a non-negative integer (default 0)")
 
 
 def _run_exercise(args):

@@ -100,6 +100,14 @@ def test_learner_errors_are_reported_not_raised(number, text, words, tmp_path, c
     assert "Traceback" not in out
 
 
+def test_learner_file_may_import_a_file_beside_it(tmp_path, capsys):
+    (tmp_path / "my_rk4_helper.py").write_text(
+        "from adjoint_ref.rk4 import rk4_step as step\n")
+    path = write(tmp_path, "from my_rk4_helper import step\n\n\ndef rk4_step(f, z, theta, t, h):\n"
+                           "    return step(f, z, theta, t, h)\n")
+    assert exercises.check(1, path) == 0
+
+
 def test_missing_file_is_reported(tmp_path, capsys):
     assert exercises.check(1, str(tmp_path / "nothing.py")) == 1
     assert "no file" in capsys.readouterr().out
@@ -120,6 +128,12 @@ def test_unknown_exercise_number():
         exercises.skeleton(9)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        exercises.check(1, exercises.solution_path(1), seed=seed)
+
+
 def test_cli_list_start_check(tmp_path, capsys):
     assert main(["exercise", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()
@@ -130,7 +144,8 @@ def test_cli_list_start_check(tmp_path, capsys):
     assert main(["exercise", "check", "2", exercises.solution_path(2), "--seed", "3"]) == 0
 
 
-@pytest.mark.parametrize("bad", [["check", "0", "x.py"], ["start", "9"], ["check", "1"], ["grade"]])
+@pytest.mark.parametrize("bad", [["check", "0", "x.py"], ["start", "9"], ["check", "1"], ["grade"],
+                                 ["check", "1", "x.py", "--seed", "-1"]])
 def test_cli_rejects_bad_arguments(bad, capsys):
     with pytest.raises(SystemExit) as info:
         main(["exercise"] + bad)

@@ -6,6 +6,7 @@ graded cases; `solutions/exN_<function>.py` holds the reference answer. Statemen
 derivation/exercises.md.
 """
 import importlib.util
+import numbers
 import os
 import sys
 
@@ -108,6 +109,8 @@ def check(number, path, seed=0):
     The cases are drawn from `seed`. Returns the exit status: 0 if every case passes, else 1.
     """
     module = exercise(number)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     print(f"exercise {number}: {module.TITLE}, {module.EQUATIONS}. Grading {module.FUNCTION} in {path}")
     try:
         fn = load(path, module.FUNCTION)

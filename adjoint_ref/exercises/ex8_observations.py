@@ -7,8 +7,8 @@ import numpy as np
 
 from ..api import gradients
 from ..rk4 import integrate
-from ._common import (H4_STEP, H4_TOL, MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe,
-                      dynamics, expect_close, outputs, random_problem)
+from ._common import (H4_TOL, MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
+                      expect_close, outputs, random_problem, steps_for)
 from .solutions.ex8_observations import adjoint_with_observations
 
 TITLE = "several observation times: the jumps in λ"
@@ -44,29 +44,29 @@ def observations_case(rng, setting, count):
     """dL/dz0 and dL/dθ against backprop for L = Σ_i c_i · z(t_i), to O(h⁴)."""
     z0, theta, _ = random_problem(rng, setting)
     ts = observation_times(rng, setting, count)
-    n_steps = int(np.ceil(np.max(np.abs(np.diff(ts))) / H4_STEP))
+    n_steps = steps_for(0.0, np.max(np.abs(np.diff(ts))))
     cs = rng.normal(size=(count,) + z0.shape)
     zs = integrate(dynamics, z0, theta, ts, n_steps)
+    wrong_inputs = [  # (tag, advice, the ∂L/∂zs that make the reference answer reproduce the mistake)
+        (MISSING_JUMP, "λ jumps by +∂L/∂z(t_i) at every observation time it passes on the way back",
+         np.concatenate([0 * cs[:-1], cs[-1:]])),
+        (WRONG_SIGN, "at t_i, λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i): the jump is added",
+         np.concatenate([-cs[:-1], cs[-1:]])),
+        (WRONG_TIME, "after solving back from ts[i] to ts[i−1], add ∂L/∂z(ts[i−1]), not ∂L/∂z(ts[i])",
+         np.concatenate([cs[1:], cs[-1:]]))]
 
-    def reference(dL_dzs):
-        return adjoint_with_observations(dynamics, zs, theta, ts, dL_dzs, n_steps)
+    def mistakes(part):
+        """The known mistakes in output `part` (0: dL/dz0, 1: dL/dθ), each computed only when needed."""
+        return [Mistake(tag, advice, lambda dL_dzs=dL_dzs: adjoint_with_observations(
+            dynamics, zs, theta, ts, dL_dzs, n_steps)[part]) for tag, advice, dL_dzs in wrong_inputs]
 
     def grade(fn):
         dL_dz0, dL_dtheta = outputs(call(fn, dynamics, zs, theta, ts, cs, n_steps), ["dL_dz0", "dL_dtheta"])
         expected = gradients(lambda zs: anp.sum(cs * zs), dynamics, z0, theta, ts, n_steps, "backprop")
-        no_jumps = np.concatenate([0 * cs[:-1], cs[-1:]])
-        mistakes = [
-            (MISSING_JUMP, "λ jumps by +∂L/∂z(t_i) at every observation time it passes on the way back",
-             lambda: reference(no_jumps)),
-            (WRONG_SIGN, "at t_i, λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i): the jump is added",
-             lambda: reference(np.concatenate([-cs[:-1], cs[-1:]]))),
-            (WRONG_TIME, "after solving back from ts[i] to ts[i−1], add ∂L/∂z(ts[i−1]), not ∂L/∂z(ts[i])",
-             lambda: reference(np.concatenate([cs[1:], cs[-1:]])))]
         expect_close("dL/dz0", dL_dz0, expected.z0, H4_TOL, [
             Mistake(MISSING_JUMP, "the loss sees z(t0) = z0 itself too: add ∂L/∂z(t0) to λ(t0) at the end",
-                    lambda: expected.z0 - cs[0])] + [Mistake(tag, advice, lambda v=v: v()[0]) for tag, advice, v in mistakes])
-        expect_close("dL/dθ", dL_dtheta, expected.theta, H4_TOL,
-                     [Mistake(tag, advice, lambda v=v: v()[1]) for tag, advice, v in mistakes])
+                    lambda: expected.z0 - cs[0])] + mistakes(0))
+        expect_close("dL/dθ", dL_dtheta, expected.theta, H4_TOL, mistakes(1))
 
     return Case(f"{describe(setting, n_steps)} per interval, {count} observation times", grade)
 
