@@ -30,7 +30,7 @@ H4_TOL = 10 * H4_STEP ** 4
 
 Case = namedtuple("Case", ["label", "grade"])
 Mistake = namedtuple("Mistake", ["tag", "advice", "value"])
-Mistake.__doc__ = """A known wrong answer: `value()` computes it (only when needed); `tag`: `advice` is the hint."""
+Mistake.__doc__ = """A known wrong answer: `value()` computes it when needed; "tag: advice" is the hint."""
 Setting = namedtuple("Setting", ["dim", "batch", "t0", "t1"])
 
 # Dimensions, batch sizes (0: one state) and time spans, one reversed, used by exercises 4–8.

@@ -70,7 +70,8 @@ def terms_case(rng, setting, which):
     label, lam, dlam_dt = multipliers(rng, z0.shape, c)[which]
 
     def grade(fn):
-        answer = outputs(call(fn, dynamics, z0, theta, t0, t1, c, lam, dlam_dt, n_steps), ["term1", "term2", "term3"])
+        answer = outputs(call(fn, dynamics, z0, theta, t0, t1, c, lam, dlam_dt, n_steps),
+                         ["term1", "term2", "term3"])
         dL_dtheta = gradients(end_loss(c), dynamics, z0, theta, [t0, t1], n_steps, "backprop").theta
         dz1_dtheta = jacobian(lambda th: integrate(dynamics, z0, th, [t0, t1], n_steps)[-1])(theta)
         term1 = contract(c - lam(t1), dz1_dtheta)

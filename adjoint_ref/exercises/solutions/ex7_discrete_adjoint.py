@@ -6,7 +6,8 @@ from adjoint_ref.rk4 import rk4_step, solve_interval
 
 
 def discrete_adjoint(f, z0, theta, t0, t1, dL_dz1, n_steps):
-    """Store the forward steps; then, last step first, λ_k = λ_{k+1} ∂z_{k+1}/∂z_k and dL/dθ += λ_{k+1} ∂z_{k+1}/∂θ."""
+    """Store the forward steps; then, last step first, λ_k = λ_{k+1} ∂z_{k+1}/∂z_k and
+    dL/dθ += λ_{k+1} ∂z_{k+1}/∂θ, with one make_vjp of the RK4 step per step."""
     h = (t1 - t0) / n_steps
     steps = []
     solve_interval(f, z0, theta, t0, t1, n_steps, record=steps)
