@@ -15,10 +15,13 @@ PAIRS = (("adjoint", "backprop"), ("adjoint", "finite_differences"), ("backprop"
 SHORT = {"adjoint": "adjoint", "backprop": "backprop", "finite_differences": "FD"}
 
 
-def relative_difference(a, b):
-    """‖a − b‖ / max(‖a‖, ‖b‖): 0 for identical vectors, scale-free otherwise (0 if both are 0)."""
+def relative_difference(a, b, floor=0.0):
+    """‖a − b‖ / max(‖a‖, ‖b‖, floor): 0 for identical vectors, scale-free otherwise (0 if all are 0).
+
+    `floor` is a scale below which differences count as absolute (for values that may be ~0).
+    """
     a, b = ravel_tree(a), ravel_tree(b)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), floor)
     return float(np.linalg.norm(a - b) / scale) if scale > 0 else 0.0
 
 

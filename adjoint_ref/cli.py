@@ -60,11 +60,43 @@ def _run_figures(args):
     return 0
 
 
+def _exercise_number(text):
+    value = int(text)
+    if not 1 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"must be an exercise number from 1 to 8, got {text}")
+    return value
+
+
+def _add_exercise_arguments(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="show every exercise with a one-line summary",
+                       description="show every exercise with a one-line summary")
+    start = actions.add_parser("start", help="write the skeleton file of exercise N into DIR",
+                               description="write the skeleton file of exercise N into DIR")
+    start.add_argument("number", type=_exercise_number, metavar="N", help="exercise number (1–8)")
+    start.add_argument("folder", nargs="?", default=".", metavar="DIR", help="where to write it (default .)")
+    start.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    check = actions.add_parser("check", help="grade your solution of exercise N in PATH",
+                               description="grade your solution of exercise N in PATH: one line per "
+                                           "random case; exit 0 if all pass, 1 otherwise")
+    check.add_argument("number", type=_exercise_number, metavar="N", help="exercise number (1–8)")
+    check.add_argument("path", metavar="PATH", help="your Python file defining the exercise's function")
+    check.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seed for the random cases, a non-negative integer (default 0)")
+
+
+def _run_exercise(args):
+    from . import exercises
+    return exercises.run(args)
+
+
 # name: (one-line help, add_arguments, run)
 COMMANDS = {
     "check": ("compare adjoint, backprop and finite-difference gradients on the default problem",
               _add_check_arguments, _run_check),
     "figures": ("regenerate the figure gallery (PNG files in figures/)", _add_figures_arguments, _run_figures),
+    "exercise": ("graded exercises along the derivation: list, start N [DIR], check N PATH",
+                 _add_exercise_arguments, _run_exercise),
 }
 
 

@@ -1,0 +1,96 @@
+"""Exercise 1: one classical RK4 step, the building block of the forward pass (eq. 3).
+
+Graded against outside arithmetic: on dz/dt = A z one RK4 step is exactly the degree-4 Taylor
+polynomial of e^{hA} applied to z; on a t-dependent network it must equal the package's step; and
+on dz/dt = θ t z (exact solution known) its local error must fall like h⁵.
+"""
+import autograd.numpy as anp
+import numpy as np
+
+from .. import rk4
+from ._common import (EXACT_TOL, TIME_DEPENDENCE, WRONG_DIRECTION, Case, Mistake, Wrong, call, dynamics,
+                      expect_close, numeric)
+
+TITLE = "one RK4 step"
+EQUATIONS = "eq. (3)"
+SUMMARY = "advance dz/dt = f(z, θ, t) from t to t + h with the classical Runge–Kutta formula"
+FUNCTION = "rk4_step"
+SKELETON = '''
+
+def rk4_step(f, z, theta, t, h):
+    """One classical Runge–Kutta step of dz/dt = f(z, theta, t) from time t to time t + h.
+
+    f(z, theta, t) returns dz/dt with the shape of z; z is one state (D,) or a batch (B, D);
+    h may be negative (a step backwards in time). Returns the new state, shaped like z.
+    """
+    raise NotImplementedError("exercise 1: write the body of rk4_step")
+'''
+
+EULER = "Euler step"
+
+
+def taylor_case(rng, dim, h):
+    """dz/dt = A z: the step must be (I + hA + (hA)²/2 + (hA)³/6 + (hA)⁴/24) z, to round-off."""
+    A, z = rng.normal(size=(dim, dim)) / np.sqrt(dim), rng.normal(size=dim)
+
+    def taylor(step):
+        term, total = np.eye(dim), np.eye(dim)
+        for k in range(1, 5):
+            term = term @ (step * A) / k
+            total = total + term
+        return total @ z
+
+    def grade(fn):
+        answer = call(fn, lambda z, A, t: anp.dot(A, z), z, A, 0.0, h)
+        expect_close("z(t + h)", answer, taylor(h), EXACT_TOL, [
+            Mistake(WRONG_DIRECTION, "the step must go from t to t + h, with h's own sign", lambda: taylor(-h)),
+            Mistake(EULER, "z + h·f(z) is Euler's first-order step; RK4 averages four slopes "
+                           "with weights 1/6, 2/6, 2/6, 1/6", lambda: z + h * A @ z)])
+
+    return Case(f"dz/dt = A z, D={dim}, h={h:g}: the degree-4 Taylor polynomial of e^(hA) z", grade)
+
+
+def network_case(rng, shape, t, h):
+    """A t-dependent tanh network: the step must equal the package's `rk4.rk4_step` to round-off."""
+    dim = shape[-1]
+    z, theta = rng.normal(size=shape), rng.normal(size=(dim + 1, dim))
+
+    def frozen(z, theta, s):  # f with its time argument stuck at t
+        return dynamics(z, theta, t)
+
+    def grade(fn):
+        answer = call(fn, dynamics, z, theta, t, h)
+        expect_close("z(t + h)", answer, rk4.rk4_step(dynamics, z, theta, t, h), EXACT_TOL, [
+            Mistake(TIME_DEPENDENCE, "the four stages are evaluated at t, t + h/2, t + h/2 and t + h, "
+                                     "not all at t", lambda: rk4.rk4_step(frozen, z, theta, t, h)),
+            Mistake(WRONG_DIRECTION, "the step must go from t to t + h, with h's own sign",
+                    lambda: rk4.rk4_step(dynamics, z, theta, t, -h))])
+
+    return Case(f"tanh network, z of shape {shape}, t={t:g}, h={h:g}", grade)
+
+
+def order_case(theta=0.9, t=0.5, steps=(0.2, 0.1, 0.05)):
+    """dz/dt = θ cos(t) z, z(t + h) = z e^{θ(sin(t + h) − sin t)}: the one-step error must fall like h⁵."""
+    z = np.array([1.0, -0.5])
+
+    def grade(fn):
+        errors = []
+        for h in steps:
+            step = call(fn, lambda z, th, s: th * anp.cos(s) * z, z, theta, t, h)
+            exact = z * np.exp(theta * (np.sin(t + h) - np.sin(t)))
+            errors.append(np.linalg.norm(numeric("z(t + h)", step, z.shape) - exact))
+        orders = np.diff(np.log(errors)) / np.diff(np.log(steps))
+        # An order-4 method errs by C·h⁵ + O(h⁶) in one step; at this t and these h, RK4's slopes
+        # are 4.98 and 4.99. A method of lower order (e.g. stages all at time t) gives 2 to 4.
+        if not np.all(np.abs(orders - 5) < 0.5):
+            raise Wrong(f"the one-step error falls like h^{np.round(orders, 1)} as h halves; "
+                        "RK4's falls like h^5")
+        return f"the one-step error falls like h^{orders[-1]:.2f}"
+
+    return Case(f"dz/dt = θ cos(t) z, exact solution known: one-step error at h = {steps}", grade)
+
+
+def cases(rng):
+    """Taylor polynomial (D=1, 3), the package's step on a network (vector, batch, h < 0), the h⁵ order."""
+    return [taylor_case(rng, 3, 0.1), taylor_case(rng, 1, -0.3), network_case(rng, (2,), 0.3, 0.2),
+            network_case(rng, (4, 3), 1.1, -0.15), order_case()]
