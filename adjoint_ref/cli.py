@@ -60,11 +60,34 @@ def _run_figures(args):
     return 0
 
 
+def _even_steps(text):
+    value = int(text)
+    if value < 4 or value % 2:
+        raise argparse.ArgumentTypeError(f"must be an even integer ≥ 4, got {text}")
+    return value
+
+
+def _add_equations_arguments(parser):
+    parser.add_argument("--steps", type=_even_steps, default=10,
+                        help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and "
+                             "five-point differences on the RK4 grid; default 10); residuals shrink like steps⁻⁴")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for parameters, z0, targets and the arbitrary λ(t) (default 0)")
+    parser.add_argument("--hidden", type=_positive_int, default=16, help="hidden units of the MLP f (default 16)")
+
+
+def _run_equations(args):
+    from . import equations
+    return equations.run(args)
+
+
 # name: (one-line help, add_arguments, run)
 COMMANDS = {
     "check": ("compare adjoint, backprop and finite-difference gradients on the default problem",
               _add_check_arguments, _run_check),
     "figures": ("regenerate the figure gallery (PNG files in figures/)", _add_figures_arguments, _run_figures),
+    "equations": ("check eqs. (1)–(12) of the derivation and the time gradients, one row per equation",
+                  _add_equations_arguments, _run_equations),
 }
 
 
