@@ -56,11 +56,16 @@ def vanishing(equation, what, a, scale, tol):
     return Row(equation, what, _size(a), 0.0, _size(a) / _size(scale), tol)
 
 
-def equation_rows(problem, n_steps, seed=0, log=print):
-    """Evaluate eqs. (1)–(12) and the time gradients on `problem`; return the list of `Row`s."""
+Evaluation = namedtuple("Evaluation", ["problem", "n_steps", "path", "loss", "dL_dzs", "arbitrary", "adjoint",
+                                       "on_arbitrary", "on_adjoint", "reference"])
+Evaluation.__doc__ = """What the rows are computed from: the forward `Path`, L and ∂L/∂z(t_i) (flat, one row per
+time), the arbitrary and the adjoint `Multiplier` with their `Products`, and {method: Gradients}."""
+
+
+def evaluate(problem, n_steps, seed=0, log=print):
+    """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients."""
     f, z0, theta, ts, loss = problem
     n_steps = lg.grid_steps(n_steps)
-    tol = discretisation_tolerance(ts, n_steps)
     log("forward pass with dz/dθ (forward sensitivities)")
     path = lg.forward_path(f, z0, theta, ts, n_steps)
     zs = lg.at_observation_times(path.z).reshape((len(ts),) + z0.shape)
@@ -68,21 +73,28 @@ def equation_rows(problem, n_steps, seed=0, log=print):
     log("λ: an arbitrary smooth one, and the adjoint (eq. 11, backwards)")
     arbitrary = lg.smooth_multiplier(path.t, z0.size, seed)
     adjoint = lg.eq11_adjoint_multiplier(f, zs, theta, ts, n_steps, dL_dzs, path.t)
-    on_arbitrary = lg.along_path(f, theta, path, arbitrary.lam, z0.shape)
-    on_adjoint = lg.along_path(f, theta, path, adjoint.lam, z0.shape)
     reference = {}
     for method in METHODS:
         log(f"reference gradients: {method}")
         reference[method] = gradients(loss, f, z0, theta, ts, n_steps, method)
+    return Evaluation(problem, n_steps, path, loss_value, dL_dzs.reshape(len(ts), -1), arbitrary, adjoint,
+                      lg.along_path(f, theta, path, arbitrary.lam, z0.shape),
+                      lg.along_path(f, theta, path, adjoint.lam, z0.shape), reference)
+
+
+def equation_rows(ev):
+    """Eqs. (1)–(12) and the time gradients on the `Evaluation` ev, as a list of `Row`s."""
+    path, z0, reference = ev.path, ev.problem.z0, ev.reference
+    tol = discretisation_tolerance(ev.problem.ts, ev.n_steps)
     dL_dtheta = ravel_tree(reference["backprop"].theta)
     dL_dt0_fd = reference["finite_differences"].ts[0]
-
-    flat_z0, flat_dL_dzs = np.ravel(z0), dL_dzs.reshape(len(ts), -1)
+    on_arbitrary, on_adjoint, adjoint = ev.on_arbitrary, ev.on_adjoint, ev.adjoint
+    flat_z0 = np.ravel(z0)
     z_dot = lg.grid_derivative(path.z, path.t)
-    lam, lam_dot, fz, ftheta = arbitrary.lam, arbitrary.lam_dot, on_arbitrary.lam_fz, on_arbitrary.lam_ftheta
+    lam, lam_dot, fz, ftheta = ev.arbitrary.lam, ev.arbitrary.lam_dot, on_arbitrary.lam_fz, on_arbitrary.lam_ftheta
     lam_S = lg.boundary(lg.row_times(lam, path.S))
-    arbitrary_terms = lg.eq10_terms(flat_dL_dzs, lam, lam_dot, path.S, fz, ftheta, path.t)
-    adjoint_terms = lg.eq10_terms(flat_dL_dzs, adjoint.lam, adjoint.lam_dot, path.S, on_adjoint.lam_fz,
+    arbitrary_terms = lg.eq10_terms(ev.dL_dzs, lam, lam_dot, path.S, fz, ftheta, path.t)
+    adjoint_terms = lg.eq10_terms(ev.dL_dzs, adjoint.lam, adjoint.lam_dot, path.S, on_adjoint.lam_fz,
                                   on_adjoint.lam_ftheta, path.t)
     eq12 = lg.eq12_gradient(on_adjoint.lam_ftheta, path.t)
     return [
@@ -91,8 +103,8 @@ def equation_rows(problem, n_steps, seed=0, log=print):
         compared("(3)", "z(t_i) − z0: RK4 vs ∫ f dt by Simpson's rule",
                  path.z[:, -1] - flat_z0, lg.eq3_forward_solution(z0, on_arbitrary.f, path.t) - flat_z0, tol),
         compared("(4)–(5)", "ψ = L − ∫ λF dt vs L  [arbitrary λ]",
-                 lg.eq4_lagrangian(loss_value, lam, lg.eq1_constraint(z_dot, on_arbitrary.f), path.t),
-                 loss_value, tol),
+                 lg.eq4_lagrangian(ev.loss, lam, lg.eq1_constraint(z_dot, on_arbitrary.f), path.t),
+                 ev.loss, tol),
         compared("(6)–(7)", "∫ λż dt vs [λz] − ∫ z λ̇ dt  [arbitrary λ]",
                  lg.eq6_split(lam, z_dot, on_arbitrary.f, path.t)[0],
                  lg.eq7_by_parts(lam, lam_dot, path.z, path.t), tol),
@@ -139,8 +151,8 @@ def run(args):
     print(f"adjoint-ref equations: tanh-MLP Neural ODE, z0 shape {problem.z0.shape}, "
           f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
           f"{steps} RK4 steps per interval, seed {args.seed}")
-    rows = equation_rows(problem, steps, args.seed,
-                         log=lambda text: print(f"  ... {text}", file=sys.stderr, flush=True))
+    rows = equation_rows(evaluate(problem, steps, args.seed,
+                                  log=lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)))
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
           f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
           f"tolerance: (ω h)⁴ = ({RATE:g} × {longest_step(problem.ts, steps):g})⁴ for O(h⁴) rows, "

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._checks import as_n_steps, ravel_tree
 from .adjoint import adjoint_gradients, augmented_dynamics
+from .api import _validated
 from .sensitivity import forward_sensitivities
 
 Path = namedtuple("Path", ["t", "z", "S"])
@@ -106,11 +107,11 @@ def at_observation_times(values):
 def forward_path(f, z0, theta, ts, n_steps):
     """The forward pass and S = dz/dθ on the RK4 grid (forward sensitivities), as a `Path`.
 
-    z0 is an array and ts the observation times (M + 1 of them); each of the M intervals has
-    n_steps + 1 grid points. z here is exactly RK4's z: augmenting the state with S does not
-    change the arithmetic on z.
+    Arguments as for `odeint`; ts holds M + 1 observation times, and each of the M intervals gets
+    n_steps + 1 grid points (n_steps even, ≥ 4). z here is exactly RK4's z: augmenting the state
+    with S does not change the arithmetic on z.
     """
-    n_steps = grid_steps(n_steps)
+    z0, theta, ts, n_steps = _validated(f, z0, theta, ts, grid_steps(n_steps))
     record = []
     forward_sensitivities(f, z0, theta, ts, n_steps, record)
     grid = [record[i * n_steps:(i + 1) * n_steps + 1] for i in range(len(ts) - 1)]
