@@ -60,15 +60,16 @@ def _run_figures(args):
     return 0
 
 
-def _even_steps(text):
-    value = int(text)
-    if value < 4 or value % 2:
-        raise argparse.ArgumentTypeError(f"must be an even integer ≥ 4, got {text}")
-    return value
+def _grid_steps(text):
+    from .lagrangian import grid_steps
+    try:
+        return grid_steps(int(text))
+    except ValueError as err:  # the rule lives in lagrangian.grid_steps
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _add_equations_arguments(parser):
-    parser.add_argument("--steps", type=_even_steps, default=10,
+    parser.add_argument("--steps", type=_grid_steps, default=10,
                         help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and "
                              "five-point differences on the RK4 grid; default 10); residuals shrink like steps⁻⁴")
     parser.add_argument("--seed", type=int, default=0,

@@ -19,7 +19,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import as_n_steps, ravel_tree
+from ._checks import as_n_steps
 from .adjoint import adjoint_gradients, augmented_dynamics
 from .api import _validated
 from .sensitivity import forward_sensitivities
