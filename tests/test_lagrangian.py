@@ -9,7 +9,7 @@ order 1. Identities that hold exactly in floating point up to rounding get ROUND
 import numpy as np
 import pytest
 
-from adjoint_ref import equations, lagrangian as lg
+from adjoint_ref import equations, figures, lagrangian as lg
 from adjoint_ref._checks import ravel_tree
 from adjoint_ref.cli import main
 from adjoint_ref.models import default_problem
@@ -257,3 +257,9 @@ def test_lagrangian_with_a_closed_form_loss_gradient():
     assert lg.eq12_gradient(products.lam_ftheta, path.t)[0] == pytest.approx(exact, rel=order4_tolerance(ts, N_STEPS))
     assert np.sum(lg.dL_dtn(lam.lam, products.f)) == pytest.approx(theta * z0[0] * np.exp(theta * 1.5),
                                                                     rel=order4_tolerance(ts, N_STEPS))
+
+
+def test_lagrangian_terms_figure_is_drawn(tmp_path):
+    (path,) = figures.render(["lagrangian_terms.png"], out=str(tmp_path), quick=True, log=quiet)
+    with open(path, "rb") as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
