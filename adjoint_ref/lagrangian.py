@@ -240,8 +240,9 @@ def dL_dtn(lam, f):
 def dL_dt0(lam, f):
     """dL/dt0 = −λ(t0⁺) · f(z(t0), θ, t0) for the adjoint λ.
 
-    Sign convention: t0 is where the fixed input z0 is placed; moving it later shifts the whole
-    solution later, so z(t) changes by −f dt0 propagated forwards, and λ(t0⁺) carries that to L.
+    Sign convention: t0 is where the fixed input z0 is placed. Placing it δ later is, to first
+    order, starting at the old t0 from z0 − δ f(z0, θ, t0) (the flow property), and λ(t0⁺), the
+    sensitivity of L to the state just after t0, carries that change to L.
     """
     return -np.vdot(lam[0, 0], f[0, 0])
 

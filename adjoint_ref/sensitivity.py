@@ -53,7 +53,7 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, record=None):
     n_theta = ravel_tree(theta).size
     ds_dt = sensitivity_dynamics(f, z0.shape)
     s = np.concatenate([np.ravel(z0), np.ravel(np.eye(n, n + n_theta))])
-    states, steps = [s], [(ts[0], s)]
+    states, steps = [s], None if record is None else [(ts[0], s)]
     for t_start, t_end in zip(ts[:-1], ts[1:]):
         s = solve_interval(ds_dt, s, theta, t_start, t_end, n_steps, record=steps)
         states.append(s)
@@ -68,7 +68,8 @@ def forward_sensitivity_gradients(f, z0, theta, ts, n_steps, dL_dzs):
 
     Time gradients, from the same S (the convention of `adjoint.adjoint_gradients`):
       dL/dt_i = ∂L/∂z(t_i) · f(z(t_i), θ, t_i) for i ≥ 1;
-      dL/dt_0 = −Σ_{i≥1} ∂L/∂z(t_i) · dz(t_i)/dz0 · f(z0, θ, t0) (moving t0 shifts the whole solution).
+      dL/dt_0 = −Σ_{i≥1} ∂L/∂z(t_i) · dz(t_i)/dz0 · f(z0, θ, t0) (placing z0 at a later t0 is, to
+      first order, starting from z0 − f(z0, θ, t0) dt0 at the old t0).
     Returns (dL_dz0, dL_dtheta, dL_dts); dL_dtheta has the container structure of θ.
     """
     zs, Ss = forward_sensitivities(f, z0, theta, ts, n_steps)
