@@ -15,9 +15,10 @@ from . import _checks
 from .adjoint import adjoint_gradients
 from .finite_differences import finite_difference_gradients
 from .rk4 import integrate
+from .sensitivity import forward_sensitivity_gradients
 
 DEFAULT_N_STEPS = 20
-METHODS = ("adjoint", "backprop", "finite_differences")
+METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity")
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
@@ -95,7 +96,8 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint")
     """L = loss(odeint(f, z0, θ, ts)) and its gradients, as Gradients(loss, z0, theta, ts).
 
     method: "adjoint" (eqs. 11–12, backwards in time), "backprop" (autograd through the RK4
-    stages) or "finite_differences" (central differences of the forward pass). dL/dθ comes
+    stages), "finite_differences" (central differences of the forward pass) or "forward_sensitivity"
+    (dz/dθ and dz/dz0 integrated forwards alongside z, see `sensitivity`). dL/dθ comes
     back in θ's container structure with float64 arrays as leaves; dL/dts is an array like ts.
     """
     _checks.choice(method, METHODS, "method")
@@ -109,6 +111,8 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint")
         g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
     elif method == "backprop":
         g_z0, g_theta, g_ts = pullback(dL_dzs)
+    elif method == "forward_sensitivity":
+        g_z0, g_theta, g_ts = forward_sensitivity_gradients(f, z0, theta, ts, n_steps, dL_dzs)
     else:
         g_z0, g_theta, g_ts = finite_difference_gradients(f, z0, theta, ts, n_steps, dL_dzs)
     as_theta = _checks.unravel_like(_checks.ravel_tree(g_theta), theta)

@@ -88,6 +88,26 @@ def _add_exercise_arguments(parser):
 def _run_exercise(args):
     from . import exercises
     return exercises.run(args)
+def _grid_steps(text):
+    from .lagrangian import grid_steps
+    try:
+        return grid_steps(int(text))
+    except ValueError as err:  # the rule lives in lagrangian.grid_steps
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_equations_arguments(parser):
+    parser.add_argument("--steps", type=_grid_steps, default=10,
+                        help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and "
+                             "five-point differences on the RK4 grid; default 10); residuals shrink like steps⁻⁴")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for parameters, z0, targets and the arbitrary λ(t) (default 0)")
+    parser.add_argument("--hidden", type=_positive_int, default=16, help="hidden units of the MLP f (default 16)")
+
+
+def _run_equations(args):
+    from . import equations
+    return equations.run(args)
 
 
 # name: (one-line help, add_arguments, run)
@@ -97,6 +117,8 @@ COMMANDS = {
     "figures": ("regenerate the figure gallery (PNG files in figures/)", _add_figures_arguments, _run_figures),
     "exercise": ("graded exercises along the derivation: list, start N [DIR], check N PATH",
                  _add_exercise_arguments, _run_exercise),
+    "equations": ("check eqs. (1)–(12) of the derivation and the time gradients, one row per equation",
+                  _add_equations_arguments, _run_equations),
 }
 
 

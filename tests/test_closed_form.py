@@ -10,7 +10,7 @@ import pytest
 import adjoint_ref as ar
 from reference import expm, expm_derivative, relative, rk4_error_bound
 
-METHODS = ("adjoint", "backprop", "finite_differences")
+METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity")
 
 
 def exponential_growth(z, theta, t):
