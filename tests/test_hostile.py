@@ -104,6 +104,7 @@ Pair = collections.namedtuple("Pair", "a b")
     (dict(ts=[1.0, 0.5, 0.5, 0.0]), ValueError, ["ts must be strictly increasing or strictly decreasing"]),
     (dict(loss=lambda zs: loss_sum(zs) + 0j), TypeError, ["loss must hold real numbers", "complex128"]),
     (dict(loss=lambda zs: [loss_sum(zs)]), TypeError, ["loss must return a real number, got list"]),
+    (dict(loss=lambda zs: loss_sum(zs) * np.nan), FloatingPointError, ["loss returned nan"]),
     (dict(f=lambda z, th, t: (th * z,)), TypeError, ["f must return an array", "tuple"]),
     (dict(f=lambda z, th, t: (th * z).astype(np.float32)), TypeError, ["f returned dtype float32", "float64"]),
     (dict(f=lambda z, th, t: np.zeros(z.shape, int)), TypeError, ["f returned dtype int64"]),
