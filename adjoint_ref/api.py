@@ -18,6 +18,7 @@ from .rk4 import integrate
 from .sensitivity import forward_sensitivity_gradients
 
 DEFAULT_N_STEPS = 20
+BACKPROP_MEMORY_LIMIT = 2 * 2**30  # bytes; backprop refuses to record more (_checks.estimated_backprop_bytes)
 METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity")
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
@@ -47,6 +48,8 @@ def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint"):
     _checks.choice(gradient, _checks.GRADIENT_METHODS, "gradient")
     z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
     if gradient == "backprop":
+        if _checks.is_traced(z0, theta, ts):
+            _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
         return integrate(f, z0, theta, ts, n_steps)
     return _odeint_adjoint(z0, _traceable(theta), ts, f, n_steps)
 
@@ -84,12 +87,8 @@ def _loss_and_gradient(loss, zs):
     if not callable(loss):
         raise TypeError(f"loss must be callable as loss(zs), got {type(loss).__name__}")
     vjp, value = make_vjp(loss)(zs)
-    if np.ndim(value) != 0:
-        raise ValueError(f"loss must return a scalar, got an array of shape {np.shape(value)}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise FloatingPointError(f"loss returned {value}")
-    return value, vjp(1.0)
+    _checks.check_loss_value(value)
+    return float(np.ravel(value)[0]), vjp(np.ones(np.shape(value)))
 
 
 def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint"):
@@ -103,17 +102,22 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint")
     _checks.choice(method, METHODS, "method")
     z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
     if method == "backprop":
+        _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
         pullback, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, n_steps)
     else:
         zs = integrate(f, z0, theta, ts, n_steps)
     value, dL_dzs = _loss_and_gradient(loss, zs)
+    for t, dL_dz in zip(ts, dL_dzs):
+        _checks.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
     if method == "adjoint":
         g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
     elif method == "backprop":
-        g_z0, g_theta, g_ts = pullback(dL_dzs)
+        with np.errstate(over="ignore", invalid="ignore"):  # _checks.finite_state reports it, with the time
+            g_z0, g_theta, g_ts = pullback(dL_dzs)
     elif method == "forward_sensitivity":
         g_z0, g_theta, g_ts = forward_sensitivity_gradients(f, z0, theta, ts, n_steps, dL_dzs)
     else:
         g_z0, g_theta, g_ts = finite_difference_gradients(f, z0, theta, ts, n_steps, dL_dzs)
+    _checks.check_finite_gradients(method, z0=g_z0, theta=g_theta, ts=g_ts)
     as_theta = _checks.unravel_like(_checks.ravel_tree(g_theta), theta)
     return Gradients(value, np.asarray(g_z0, dtype=np.float64), as_theta, np.asarray(g_ts, dtype=np.float64))

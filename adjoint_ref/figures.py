@@ -30,7 +30,10 @@ def render(names=None, out="figures", quick=False, log=print):
         raise ValueError(f"names: unknown figure(s) {unknown}; known: {sorted(FIGURES)}")
     os.makedirs(out, exist_ok=True)
     paths = []
-    with matplotlib.rc_context(matplotlib.rcParamsDefault), matplotlib.rc_context({"savefig.dpi": 100}):
+    # The defaults without "backend": putting back its automatic-choice placeholder makes matplotlib
+    # choose a backend for good (importing pyplot), a global change that outlives rc_context.
+    defaults = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
+    with matplotlib.rc_context(defaults), matplotlib.rc_context({"savefig.dpi": 100}):
         for name in names:
             start = time.perf_counter()
             fig = FIGURES[name][1](quick)

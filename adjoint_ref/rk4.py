@@ -6,8 +6,9 @@ Everything here is written with `autograd.numpy`, so autograd can backpropagate 
 """
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
-from ._checks import check_finite_state
+from ._checks import add_note, finite_state
 
 
 def rk4_step(f, z, theta, t, h):
@@ -25,13 +26,19 @@ def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record
     `which` ("forward" or "backward") only names the pass in the FloatingPointError raised
     when the state stops being finite. If `record` is a list, (t, z) after every step is
     appended to it (for plots and teaching; it costs memory proportional to n_steps).
+    An exception raised inside a step (by f, say) gets a note naming the step's times and the pass.
     """
     h = (t_end - t_start) / n_steps
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(n_steps):
             t = t_start + k * h
-            z = rk4_step(f, z, theta, t, h)
-            check_finite_state(z, t + h, which)
+            try:
+                z = rk4_step(f, z, theta, t, h)
+            except Exception as err:
+                add_note(err, f"raised in the RK4 step from t={float(getval(t)):.6g} to "
+                              f"t={float(getval(t + h)):.6g} during the {which} pass")
+                raise
+            z = finite_state(z, getval(t + h), which)
             if record is not None:
                 record.append((t + h, z))
     return z

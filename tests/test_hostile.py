@@ -1,0 +1,271 @@
+"""Hostile inputs: each gets either a clear error naming the argument or a documented behaviour.
+
+README.md ("Robustness") lists the same cases and what each gets. Plain bad values (NaN in z0,
+non-monotone ts, n_steps=0, ...) are in test_errors.py; blow-ups of smooth problems too.
+"""
+import collections
+import tracemalloc
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad, make_vjp
+
+import adjoint_ref as ar
+from adjoint_ref import _checks
+from adjoint_ref.models import mlp_dynamics, mlp_init
+from adjoint_ref.rk4 import integrate
+from reference import relative, rk4_error_bound
+from test_errors import call_gradients, call_odeint, f_linear, loss_sum
+
+METHODS = ("adjoint", "backprop", "finite_differences")
+
+
+def assert_same_gradients(a, b):
+    assert a.loss == b.loss
+    for q in ("z0", "theta", "ts"):
+        assert np.array_equal(_checks.ravel_tree(getattr(a, q)), _checks.ravel_tree(getattr(b, q))), q
+
+
+# --- inputs that are converted: the same numbers as the float64 call, bit for bit -----------------
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32, bool], ids=str)
+def test_integer_float32_and_bool_arrays_are_converted_exactly(dtype):
+    z0, theta, ts = np.array([1, 2]).astype(dtype), np.asarray(1).astype(dtype), np.array([0, 1]).astype(dtype)
+    converted = call_gradients(z0=z0, theta=theta, ts=ts)
+    as_float64 = call_gradients(z0=z0.astype(np.float64), theta=np.float64(theta), ts=ts.astype(np.float64))
+    assert_same_gradients(converted, as_float64)
+    assert converted.z0.dtype == converted.theta.dtype == converted.ts.dtype == np.float64
+
+
+def test_zero_dimensional_state_keeps_its_shape():
+    zs = call_odeint(z0=0.8, ts=[0.0, 0.5, 1.0])
+    g = call_gradients(z0=0.8)
+    assert zs.shape == (3,) and g.z0.shape == ()
+    as_vector = call_gradients(z0=[0.8])
+    assert g.loss == as_vector.loss and g.z0 == as_vector.z0[0] and g.theta == as_vector.theta
+
+
+def test_theta_with_python_ints_and_floats():
+    def f(z, theta, t):
+        return theta[0] * z + theta[1]
+
+    g = call_gradients(f=f, theta=[2, 0.5])
+    assert isinstance(g.theta, list) and all(leaf.dtype == np.float64 and leaf.shape == () for leaf in g.theta)
+    assert_same_gradients(g, call_gradients(f=f, theta=[np.float64(2.0), np.array(0.5)]))
+
+
+@pytest.mark.parametrize("kind", [list, tuple])
+def test_ts_as_list_or_tuple(kind):
+    assert_same_gradients(call_gradients(ts=kind([0.0, 0.4, 1.0])), call_gradients(ts=np.array([0.0, 0.4, 1.0])))
+
+
+@pytest.mark.parametrize("wrap", [lambda L: anp.reshape(L, (1,)), lambda L: anp.reshape(L, (1, 1)), anp.array],
+                         ids=["shape (1,)", "shape (1, 1)", "0-d array"])
+def test_loss_with_exactly_one_element_counts_as_a_scalar(wrap):
+    # The rule autograd.grad applies: any shape holding one element. Shape (2,) is an error (test_errors).
+    assert_same_gradients(call_gradients(loss=lambda zs: wrap(loss_sum(zs))), call_gradients())
+
+
+def test_f_may_return_its_input_itself():
+    # dz/dt = z, returned without a copy: z(t) = z0 e^t, dL/dz0 = e^T for L = Σ z(T). The solver never
+    # writes into f's result, so the alias is harmless; the caller's z0 is left alone.
+    z0, T, n = np.array([1.0, -2.0]), 1.5, 20
+    g = call_gradients(f=lambda z, theta, t: z, z0=z0, ts=[0.0, T], n_steps=n, loss=lambda zs: anp.sum(zs[-1]))
+    assert relative(g.z0, np.exp(T) * np.ones(2)) < rk4_error_bound(1.0, T, T / n)
+    assert np.array_equal(z0, [1.0, -2.0])
+
+
+def test_f_may_return_a_parameter_itself():
+    # dz/dt = v, f returns θ = v itself: z(T) = z0 + vT, which RK4 integrates exactly, so dL/dv = T.
+    v = np.array([0.5, -1.0])
+    g = call_gradients(f=lambda z, theta, t: theta, theta=v, ts=[0.0, 2.0], loss=lambda zs: anp.sum(zs[-1]))
+    assert g.theta == pytest.approx([2.0, 2.0], rel=1e-14)
+    assert np.array_equal(v, [0.5, -1.0])
+
+
+# --- inputs that are refused ---------------------------------------------------------------------
+
+Pair = collections.namedtuple("Pair", "a b")
+
+
+@pytest.mark.parametrize("changes, error, words", [
+    (dict(theta=None), TypeError, ["theta must be an array", "NoneType"]),
+    (dict(theta=[0.5, "a"]), TypeError, ["theta[1]", "str"]),
+    (dict(theta={"k": "1.5"}), TypeError, ["theta['k']", "str"]),
+    (dict(theta=Pair(0.5, 1.0)), TypeError, ["theta must not be a namedtuple (Pair)"]),
+    (dict(theta=np.array(["1.5"])), TypeError, ["theta must hold real numbers", "<U3"]),
+    (dict(z0=np.array([1 + 2j, 1])), TypeError, ["z0 must hold real numbers", "complex128"]),
+    (dict(z0=["1", "2"]), TypeError, ["z0 must hold real numbers", "<U1"]),
+    (dict(z0=None), TypeError, ["z0 must hold real numbers", "object"]),
+    (dict(z0=[[1.0], [1.0, 2.0]]), TypeError, ["z0 must be convertible to a float64 array"]),
+    (dict(ts=["0", "1"]), TypeError, ["ts must hold real numbers"]),
+    (dict(ts=(0.0, 0.0)), ValueError, ["ts must be strictly increasing or strictly decreasing"]),
+    (dict(ts=[1.0, 0.5, 0.5, 0.0]), ValueError, ["ts must be strictly increasing or strictly decreasing"]),
+    (dict(loss=lambda zs: loss_sum(zs) + 0j), TypeError, ["loss must hold real numbers", "complex128"]),
+    (dict(loss=lambda zs: [loss_sum(zs)]), TypeError, ["loss must return a real number, got list"]),
+    (dict(loss=lambda zs: loss_sum(zs) * np.nan), FloatingPointError, ["loss returned nan"]),
+    (dict(f=lambda z, th, t: (th * z,)), TypeError, ["f must return an array", "tuple"]),
+    (dict(f=lambda z, th, t: (th * z).astype(np.float32)), TypeError, ["f returned dtype float32", "float64"]),
+    (dict(f=lambda z, th, t: np.zeros(z.shape, int)), TypeError, ["f returned dtype int64"]),
+    (dict(f=lambda z, th, t: th * z + 0j), TypeError, ["f returned dtype complex128"]),
+    (dict(f=lambda z, th, t: z * np.nan), FloatingPointError,
+     ["f(z0, theta, t0) became non-finite at t=0 during the forward pass"]),
+])
+@pytest.mark.filterwarnings("ignore:Output seems independent of input")
+def test_refused_input_is_named(changes, error, words):
+    with pytest.raises(error) as info:
+        call_gradients(**changes)
+    for word in words:
+        assert word in str(info.value)
+
+
+def scale_in_place(z, theta, t):
+    z *= theta
+    return z
+
+
+def shift_theta_in_place(z, theta, t):
+    theta["v"] += 1.0
+    return theta["v"] * z
+
+
+@pytest.mark.parametrize("f, theta", [(scale_in_place, 0.5), (shift_theta_in_place, {"v": np.array(0.5)})],
+                         ids=["z", "theta"])
+def test_f_that_modifies_its_arguments_is_refused_and_the_callers_arrays_survive(f, theta):
+    z0 = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="f modified its argument z or theta in place"):
+        call_gradients(f=f, z0=z0, theta=theta)
+    assert np.array_equal(z0, [1.0, 2.0]) and np.array_equal(_checks.ravel_tree(theta), [0.5])
+
+
+# --- f that raises: the same exception, with a note naming the time and the pass -----------------
+
+def raise_after(t_fail):
+    def f(z, theta, t):
+        if t >= t_fail:
+            raise ZeroDivisionError("f failed on purpose")
+        return theta * z
+    return f
+
+
+@pytest.mark.parametrize("f, note", [
+    (raise_after(0.0), "raised by f(z0, theta, t) at t=0, the call adjoint_ref makes to check f"),
+    (raise_after(0.6), "raised in the RK4 step from t=0.5 to t=0.75 during the forward pass"),
+], ids=["first call", "forward pass"])
+@pytest.mark.parametrize("method", METHODS)
+def test_f_that_raises_keeps_its_exception_and_gets_a_note(f, note, method):
+    with pytest.raises(ZeroDivisionError, match="f failed on purpose") as info:
+        call_gradients(f=f, method=method)
+    assert info.value.__notes__ == [note]
+
+
+def test_f_that_fails_only_when_traced_gets_a_note_naming_the_backward_pass():
+    # float() of a traced value fails on autograd's boxes; the adjoint traces f only on the way back.
+    with pytest.raises(TypeError, match="ArrayBox") as info:
+        call_gradients(f=lambda z, theta, t: theta * z * float(np.sum(z)))
+    assert info.value.__notes__ == ["raised in the RK4 step from t=1 to t=0.75 during the backward pass"]
+
+
+# --- backprop with a huge n_steps: refused before any memory is spent ----------------------------
+
+def f_that_must_not_run_long():
+    calls = []
+
+    def f(z, theta, t):
+        calls.append(t)
+        if len(calls) > 10:  # the memory check failed to stop the solve: fail now instead of hanging
+            raise RuntimeError("the solve started")
+        return theta * z
+    return f
+
+
+def test_backprop_with_huge_n_steps_is_refused_early():
+    with pytest.raises(ValueError, match=r"n_steps=1000000000 is too many for backprop.* GiB.*adjoint"):
+        call_gradients(f=f_that_must_not_run_long(), n_steps=10**9, method="backprop")
+    f = f_that_must_not_run_long()
+    with pytest.raises(ValueError, match="n_steps=1000000000 is too many for backprop"):
+        grad(lambda theta: anp.sum(call_odeint(f=f, theta=theta, n_steps=10**9, gradient="backprop")))(0.5)
+
+
+def test_memory_limit_applies_only_when_backprop_records(monkeypatch):
+    # 8 RK4 stages would need ≈ 8 × 7 kB; under a 10 kB limit backprop is refused, while the same
+    # solve without differentiation (nothing recorded) and the adjoint still run.
+    monkeypatch.setattr(ar.api, "BACKPROP_MEMORY_LIMIT", 10_000)
+    with pytest.raises(ValueError, match="too many for backprop"):
+        call_gradients(n_steps=2, method="backprop")
+    assert np.all(np.isfinite(call_odeint(n_steps=2, gradient="backprop")))
+    assert np.isfinite(call_gradients(n_steps=2, method="adjoint").theta)
+
+
+def recorded_bytes(f, z0, theta, n_steps):
+    """Bytes autograd holds after recording the forward pass for z0, θ and ts, as gradients(method="backprop") does."""
+    tracemalloc.start()
+    try:
+        pullback, _ = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, np.array([0.0, 1.0]), n_steps)
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("size", [2, 20_000])
+def test_memory_estimate_matches_what_autograd_records(size):
+    # The leanest f (θ·z) records close to the estimate; an MLP records more, so the estimate is low.
+    z0, n = np.ones(size), 20
+    estimate = _checks.estimated_backprop_bytes(z0, 1, n)
+    assert 0.9 <= recorded_bytes(f_linear, z0, 0.5, n) / estimate <= 1.5
+    assert recorded_bytes(mlp_dynamics, z0.reshape(-1, 2), mlp_init(2, 8), n) >= estimate
+
+
+# --- NaN or overflow in a backward pass: FloatingPointError naming the time and the pass ----------
+
+def abs_dynamics(z, theta, t):
+    """θ·|z| written as θ·√(z²): finite, but its derivative at z = 0 is 0·∞ = NaN."""
+    return theta * anp.sqrt(z ** 2)
+
+
+ZERO_COMPONENT = dict(f=abs_dynamics, z0=np.array([0.0, 1.0]))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("method, message", [
+    ("adjoint", "the state became non-finite at t=0.75 during the backward pass"),
+    ("backprop", "the gradient dL/dz became non-finite at t=0.75 during the backward pass"),
+])
+def test_nan_only_in_the_backward_pass(method, message):
+    assert np.all(np.isfinite(call_odeint(**ZERO_COMPONENT)))  # the forward pass is clean
+    with pytest.raises(FloatingPointError, match=message):
+        call_gradients(**ZERO_COMPONENT, method=method)
+    with pytest.raises(FloatingPointError, match=message):
+        grad(lambda z0: loss_sum(call_odeint(f=abs_dynamics, z0=z0, gradient=method)))(ZERO_COMPONENT["z0"])
+
+
+def test_finite_differences_see_only_the_forward_pass():
+    # Central differences of θ·|z| at z = 0 take the symmetric slope, 0: a finite answer, documented.
+    g = call_gradients(**ZERO_COMPONENT, method="finite_differences")
+    assert np.all(np.isfinite(g.z0)) and np.isfinite(g.theta)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_in_the_gradient_of_the_loss_names_the_time(method):
+    with pytest.raises(FloatingPointError, match="the loss gradient ∂L/∂z became non-finite at t=0 during"):
+        call_gradients(z0=np.array([0.0, 1.0]), loss=lambda zs: anp.sum(anp.sqrt(zs ** 2)), method=method)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("method, message", [
+    ("adjoint", "the state became non-finite at t=0.75 during the backward pass"),
+    ("backprop", r"dL/dtheta became non-finite during the backward pass \(backprop\)"),
+])
+def test_nan_only_in_the_parameter_gradient(method, message):
+    # f = z·√(θ²) at θ = 0: z and dL/dz stay finite, λ ∂f/∂θ = 0·∞. Backprop sees it only at the end.
+    with pytest.raises(FloatingPointError, match=message):
+        call_gradients(f=lambda z, theta, t: z * anp.sqrt(theta ** 2), theta=0.0, method=method)
+
+
+def test_overflow_in_the_backprop_backward_pass_names_the_time():
+    # As in test_errors.py for the adjoint: dL/dz(t) grows like 1e300·e^{t1 − t} backwards.
+    with pytest.raises(FloatingPointError, match=r"dL/dz became non-finite at t=\d+(\.\d+)? during the backward"):
+        ar.gradients(lambda zs: anp.sum(anp.sin(1e300 * zs[-1])), f_linear, np.full(2, 1e-20), 1.0,
+                     [0.0, 30.0], 10, "backprop")
