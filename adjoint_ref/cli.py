@@ -92,8 +92,9 @@ def _add_train_arguments(parser):
                         help="standard deviation of the Gaussian noise added to each observed coordinate "
                              "(default 0.02)")
     parser.add_argument("--batch", type=_positive_int, default=20, help="windows per iteration (default 20)")
-    parser.add_argument("--window", type=_positive_int, default=10,
-                        help="observation times per window, the first one included (default 10)")
+    parser.add_argument("--window", type=_positive_int, default=20,
+                        help="observation times per window, the first one included (default 20, "
+                             "i.e. 0.95 time units, about a sixth of an oscillation period)")
     parser.add_argument("--steps", type=_positive_int, default=1,
                         help="RK4 steps per observation interval (0.05 time units; default 1)")
     parser.add_argument("--lr", type=_positive_float, default=0.005, help="Adam step size (default 0.005)")
