@@ -44,7 +44,10 @@ def render(names=None, out="figures", quick=False, log=print):
 def _gallery_style():
     import matplotlib
 
-    with matplotlib.rc_context(matplotlib.rcParamsDefault), matplotlib.rc_context({"savefig.dpi": 100}):
+    # The defaults without "backend": putting back its automatic-choice placeholder makes matplotlib
+    # choose a backend for good (importing pyplot), a global change that outlives rc_context.
+    defaults = {key: value for key, value in matplotlib.rcParamsDefault.items() if key != "backend"}
+    with matplotlib.rc_context(defaults), matplotlib.rc_context({"savefig.dpi": 100}):
         yield
 
 

@@ -6,6 +6,7 @@ becomes at small angles.
 import os
 import re
 
+import matplotlib
 import numpy as np
 import pytest
 
@@ -97,9 +98,16 @@ def final_losses(out):
     return [float(x) for x in re.search(r"trajectory loss (\S+) -> (\S+)", out).groups()]
 
 
+def matplotlib_settings():
+    """rcParams with the backend, read without resolving an automatic backend."""
+    return dict(dict.items(matplotlib.rcParams))
+
+
 def test_command_trains_saves_and_reloads(tmp_path, capsys):
     options = ["--hidden", "4", "--batch", "3", "--window", "4", "--every", "1"]
+    before = matplotlib_settings()
     assert main(["train", "--iters", "3", "--out", str(tmp_path / "a")] + options) == 0
+    assert matplotlib_settings() == before  # drawing spiral_fit.png leaves matplotlib as found
     out = capsys.readouterr().out
     assert "iter     3/3" in out and "s elapsed" in out and "s remaining" in out
     assert sorted(os.listdir(tmp_path / "a")) == ["spiral_fit.png", "theta.npz"]
