@@ -1,4 +1,5 @@
-"""Problems to run the methods on: a tanh-MLP Neural ODE and the built-in default problem.
+"""Problems to run the methods on: a tanh-MLP Neural ODE, the built-in default problem, and the
+damped-pendulum spiral that `adjoint-ref train` fits.
 
 Dynamics follow the seed's argument order f(z, θ, t) and are written with autograd.numpy.
 """
@@ -6,6 +7,8 @@ from collections import namedtuple
 
 import autograd.numpy as anp
 import numpy as np
+
+from .rk4 import integrate
 
 Problem = namedtuple("Problem", ["f", "z0", "theta", "ts", "loss"])
 Problem.__doc__ = """Everything `gradients` needs: dynamics f, initial state z0, parameters θ, times ts, loss."""
@@ -52,3 +55,38 @@ def default_problem(hidden=16, batch=4, t1=1.0, seed=0, dim=2, n_times=5):
         return 0.5 * anp.sum((zs[1:] - targets) ** 2)
 
     return Problem(mlp_dynamics, z0, mlp_init(dim, hidden, seed), ts, loss)
+
+
+def autonomous_mlp_dynamics(z, theta, t):
+    """f(z, θ) = mlp_dynamics(z, θ, 0): the same MLP with its time input switched off.
+
+    For autonomous systems such as the pendulum below. θ["c1"] multiplies t = 0, so its gradient
+    is exactly zero and a gradient method leaves it where it started.
+    """
+    return mlp_dynamics(z, theta, 0.0)
+
+
+PENDULUM = np.array([1.0, 0.25])  # θ of damped_pendulum: ω² = g/l and the damping rate γ
+
+
+def damped_pendulum(z, theta, t):
+    """The known ODE behind the spiral data: z = (angle, angular velocity), θ = (ω², γ),
+    dz/dt = (z₂, −ω² sin z₁ − γ z₂). Its phase portrait spirals into the rest state (0, 0)."""
+    angle, velocity = z[..., 0], z[..., 1]
+    return anp.stack([velocity, -theta[0] * anp.sin(angle) - theta[1] * velocity], axis=-1)
+
+
+SpiralData = namedtuple("SpiralData", ["ts", "zs", "observed"])
+SpiralData.__doc__ = """Observation times ts, the pendulum's states zs at those times, and observed = zs + noise."""
+
+
+def spiral_data(n_times=300, t1=15.0, noise=0.0, seed=0, z0=(2.5, 0.0)):
+    """The damped pendulum observed at n_times equally spaced times on [0, t1].
+
+    zs comes from 10 RK4 steps per observation interval (error far below any noise of interest);
+    observed adds independent N(0, noise²) errors to every coordinate, drawn from `seed`.
+    """
+    ts = np.linspace(0.0, t1, n_times)
+    zs = integrate(damped_pendulum, np.asarray(z0, dtype=np.float64), PENDULUM, ts, 10)
+    observed = zs + noise * np.random.default_rng(seed).normal(size=zs.shape)
+    return SpiralData(ts, zs, observed)

@@ -44,13 +44,13 @@ def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record
     return z
 
 
-def integrate(f, z0, theta, ts, n_steps):
+def integrate(f, z0, theta, ts, n_steps, record=None):
     """Eq. (3) at every observation time: zs[i] = z(ts[i]), with zs[0] = z0.
 
     Returns an array of shape (len(ts),) + z0.shape. Differentiable by autograd (this is the
-    "backprop" gradient: autograd records every RK4 stage).
+    "backprop" gradient: autograd records every RK4 stage). `record` is passed to solve_interval.
     """
     zs = [z0]
     for t_start, t_end in zip(ts[:-1], ts[1:]):
-        zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n_steps))
+        zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n_steps, record=record))
     return anp.stack(zs)

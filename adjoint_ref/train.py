@@ -1,0 +1,157 @@
+"""`adjoint-ref train`: fit a Neural ODE to a spiral with adjoint gradients — the seed's step 4,
+"use the gradient to update the network parameters θ", made into a loop.
+
+The data are a damped pendulum observed at many times (`models.spiral_data`); the learner is an
+autonomous tanh MLP (`models.autonomous_mlp_dynamics`). As in torchdiffeq's demo, each iteration
+draws a batch of short time windows: a window starts from one observation and is solved over the
+next few observation times, all windows together as one batch of states. Short windows keep each
+gradient cheap and avoid the poor local minima of fitting the whole spiral from one starting point.
+The loss reported before and after training is over all observed points: one solve from the first
+observation through every observation time.
+"""
+import os
+import time
+from collections import namedtuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.misc.optimizers import adam
+
+from .api import gradients, odeint
+from .models import autonomous_mlp_dynamics, mlp_init, spiral_data
+
+PARAMETER_NAMES = ("W1", "b1", "c1", "W2", "b2")
+
+Fit = namedtuple("Fit", ["data", "theta", "n_steps", "history", "checkpoints", "seconds"])
+Fit.__doc__ = """A training run: the data, the learned θ, the RK4 steps per interval, the window loss
+of every iteration, (iteration, trajectory loss) at every progress line, and the training time."""
+
+
+def initial_parameters(hidden, seed):
+    """θ for a 2 → hidden → 2 autonomous MLP: `mlp_init` with the (unused) time weights c1 at 0."""
+    theta = mlp_init(2, hidden, seed)
+    theta["c1"] = np.zeros(hidden)
+    return theta
+
+
+def window_batch(observed, window, batch, rng):
+    """`batch` distinct random windows of `window` consecutive observations.
+
+    Returns the starting states, shape (batch, 2), and the targets, shape (window, batch, 2),
+    with targets[k] the observations k steps after each start.
+    """
+    starts = rng.choice(len(observed) - window + 1, size=batch, replace=False)
+    targets = np.stack([observed[starts + k] for k in range(window)])
+    return targets[0], targets
+
+
+def mean_squared_error(targets):
+    """The loss L(zs) = mean of (zs − targets)² over every time after the first, state and coordinate."""
+    def loss(zs):
+        return anp.mean((zs[1:] - targets[1:]) ** 2)
+    return loss
+
+
+def trajectory_loss(theta, data, n_steps):
+    """The loss over all observed points: solve from the first observation through every time."""
+    zs = odeint(autonomous_mlp_dynamics, data.observed[0], theta, data.ts, n_steps)
+    return float(mean_squared_error(data.observed)(zs))
+
+
+def check_settings(data, window, batch):
+    """Raise ValueError unless `batch` distinct windows of `window` observations fit in the data."""
+    if window < 2:
+        raise ValueError(f"window must hold at least 2 observation times, got {window}")
+    available = len(data.ts) - window + 1
+    if available < 1:
+        raise ValueError(f"window ({window}) is longer than the {len(data.ts)} observations")
+    if not 1 <= batch <= available:
+        raise ValueError(f"batch must be between 1 and {available} (the number of distinct windows), "
+                         f"got {batch}")
+
+
+def train(data, theta, iters, batch, window, n_steps, step_size, method="adjoint", seed=0, every=100,
+          log=print):
+    """Adam on the window loss for `iters` iterations; returns a Fit.
+
+    Every `every` iterations (and after the last) it logs the iteration, the window loss, the loss
+    over all observed points, the seconds elapsed and an estimate of the seconds remaining.
+    """
+    check_settings(data, window, batch)
+    window_ts = data.ts[:window] - data.ts[0]  # equal spacing: every window has these times
+    rng = np.random.default_rng(seed)
+    history, checkpoints = [], []
+    start = time.perf_counter()
+
+    def gradient(theta, i):
+        z0, targets = window_batch(data.observed, window, batch, rng)
+        g = gradients(mean_squared_error(targets), autonomous_mlp_dynamics, z0, theta, window_ts,
+                      n_steps, method)
+        history.append(g.loss)
+        return g.theta
+
+    def progress(theta, i, g):
+        if i > 0 and i % every == 0:
+            report(theta, i)
+
+    def report(theta, i):
+        full = trajectory_loss(theta, data, n_steps)
+        checkpoints.append((i, full))
+        elapsed = time.perf_counter() - start
+        remaining = f"~{elapsed / i * (iters - i):.1f} s remaining" if i > 0 else ""
+        window_loss = f"{history[-1]:.3e}" if history else "-"
+        log(f"iter {i:5d}/{iters}  window loss {window_loss:>9}  trajectory loss {full:.3e}  "
+            f"{elapsed:6.1f} s elapsed  {remaining}".rstrip())
+
+    report(theta, 0)
+    if iters > 0:
+        theta = adam(gradient, theta, callback=progress, num_iters=iters, step_size=step_size)
+        report(theta, iters)
+    return Fit(data, theta, n_steps, history, checkpoints, time.perf_counter() - start)
+
+
+def save_parameters(path, theta):
+    """Write θ (the MLP's arrays) to a .npz file."""
+    np.savez(path, **theta)
+
+
+def load_parameters(path):
+    """θ from a .npz file written by `save_parameters`; ValueError if it does not hold an MLP's arrays."""
+    with np.load(path) as stored:
+        theta = {name: np.asarray(stored[name], dtype=np.float64) for name in stored.files}
+    if sorted(theta) != sorted(PARAMETER_NAMES):
+        raise ValueError(f"{path}: expected arrays {', '.join(PARAMETER_NAMES)}, found {', '.join(sorted(theta))}")
+    hidden = theta["b1"].shape[0] if theta["b1"].ndim == 1 else -1
+    expected = {"W1": (2, hidden), "b1": (hidden,), "c1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
+    wrong = [f"{name} {theta[name].shape}" for name in PARAMETER_NAMES if theta[name].shape != expected[name]]
+    if wrong:
+        raise ValueError(f"{path}: shapes do not form a 2 → hidden → 2 MLP: {', '.join(wrong)}")
+    return theta
+
+
+def fit(args, log=print):
+    """The training run described by the parsed `adjoint-ref train` options `args`."""
+    data = spiral_data(noise=args.noise, seed=args.seed)
+    theta = load_parameters(args.load) if args.load else initial_parameters(args.hidden, args.seed)
+    n_params = sum(leaf.size for leaf in theta.values())
+    log(f"adjoint-ref train: {len(data.ts)} observations of a damped pendulum on [0, {data.ts[-1]:g}], "
+        f"noise {args.noise:g}; MLP 2-{theta['b1'].size}-2 ({n_params} parameters); {args.iters} Adam "
+        f"iterations, {args.batch} windows of {args.window} times, {args.steps} RK4 step(s) per interval, "
+        f"{args.method} gradients, seed {args.seed}")
+    return train(data, theta, args.iters, args.batch, args.window, args.steps, args.lr, args.method,
+                 args.seed, args.every, log)
+
+
+def run(args):
+    """`adjoint-ref train`: train, print the loss before/after, save the figure and θ in args.out."""
+    from .figures import draw_and_save, draw_fit
+
+    result = fit(args)
+    before, after = result.checkpoints[0][1], result.checkpoints[-1][1]
+    print(f"trajectory loss {before:.3e} -> {after:.3e} ({before / after:.1f}x lower) "
+          f"in {result.seconds:.1f} s")
+    os.makedirs(args.out, exist_ok=True)
+    draw_and_save(lambda: draw_fit(result), os.path.join(args.out, "spiral_fit.png"))
+    save_parameters(os.path.join(args.out, "theta.npz"), result.theta)
+    print(f"wrote {os.path.join(args.out, 'spiral_fit.png')} and {os.path.join(args.out, 'theta.npz')}")
+    return 0
