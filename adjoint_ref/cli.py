@@ -60,11 +60,25 @@ def _run_figures(args):
     return 0
 
 
+def _add_bench_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and sizes, for a smoke test in a few seconds")
+    parser.add_argument("--stages", action="store_true",
+                        help="only profile one backward stage (CPU µs per call) and exit")
+
+
+def _run_bench(args):
+    from . import bench
+    return bench.run(args)
+
+
 # name: (one-line help, add_arguments, run)
 COMMANDS = {
     "check": ("compare adjoint, backprop and finite-difference gradients on the default problem",
               _add_check_arguments, _run_check),
     "figures": ("regenerate the figure gallery (PNG files in figures/)", _add_figures_arguments, _run_figures),
+    "bench": ("measure time, memory, f evaluations and VJPs per gradient for each method and step count",
+              _add_bench_arguments, _run_bench),
 }
 
 
