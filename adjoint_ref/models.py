@@ -88,6 +88,28 @@ defvjp_argnums(mlp_dynamics, _mlp_vjp)
 defjvp_argnum(mlp_dynamics, _mlp_jvp)
 
 
+def linear_dynamics(z, theta, t):
+    """f(z, θ, t) = θ z: a linear ODE with the matrix θ (z a vector)."""
+    return anp.dot(theta, z)
+
+
+def contracting_problem(fast=50.0, slow=1.0, angle=0.6, t1=1.0):
+    """A strongly contracting linear flow on which integrating z backwards fails.
+
+    dz/dt = A z with A = Q diag(−slow, −fast) Qᵀ (Q a rotation by `angle`), θ = A, z0 = (1, 0.5),
+    ts = [0, t1], L = w·z(t1) with w = (1, −2). Forwards the fast direction decays like e^{−fast·t},
+    far below round-off; backwards the round-off in z(t1) along it grows like e^{fast·t1} (e^{50} ≈ 5e21).
+    """
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    A = rotation @ np.diag([-slow, -fast]) @ rotation.T
+    w = np.array([1.0, -2.0])
+
+    def loss(zs):
+        return anp.dot(w, zs[-1])
+
+    return Problem(linear_dynamics, np.array([1.0, 0.5]), A, np.array([0.0, t1]), loss)
+
+
 def default_problem(hidden=16, batch=4, t1=1.0, seed=0, dim=2, n_times=5):
     """The problem `adjoint-ref check` runs: a t-dependent tanh MLP, a loss on several times.
 
