@@ -9,7 +9,9 @@ Backwards from the last observation time the solver carries the augmented state
 
 where a_θ(t) = ∫_t^{t_N} λ ∂f/∂θ dt' (so a_θ(t0) = dL/dθ, eq. 12) and a_t(t) = −λ(t)·f(z(t), θ, t)
 (so a_t(t0) = dL/dt0). z is re-integrated backwards alongside λ: nothing between observation
-times is stored, so memory does not grow with the number of steps.
+times is stored, so memory does not grow with the number of steps. For strongly contracting
+dynamics that backward z is wrong (round-off grows like e^{kT}); with `checkpoints` the backward
+pass instead re-integrates z forwards from checkpoints and carries only [λ, a_θ, a_t].
 """
 from functools import partial
 

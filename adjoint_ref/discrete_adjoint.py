@@ -61,7 +61,8 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
     Interval by interval from the last, the step states z_k are recomputed from zs[i−1] and the
     steps transposed in reverse (`step_transpose`); λ jumps by ∂L/∂z(t_i) at each observation time.
     The step times t_k = t_{i−1} + k h with h = (t_i − t_{i−1})/n_steps carry the time gradients.
-    Returns (dL_dz0, dL_dtheta, dL_dts) like `adjoint.adjoint_gradients`.
+    Returns (dL_dz0, dL_dtheta, dL_dts) like `adjoint.adjoint_gradients`, which solves the
+    continuous adjoint equations (11)–(12) instead and so differs from this by O(h⁴) (module doc).
     """
     f_and_vjp = stage_vjp(f)
     lam = dL_dzs[-1]

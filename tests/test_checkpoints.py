@@ -76,11 +76,13 @@ def test_backward_z_follows_the_forward_z_only_with_checkpoints():
     assert backward_z_error(p, n_steps, 5) < one_step * np.linalg.norm(p.z0)
 
 
-@pytest.mark.parametrize("checkpoints", [1, 3, 10, 25])
-def test_agrees_with_backprop_on_the_default_problem(checkpoints):
+@pytest.mark.parametrize("checkpoints, reverse", [(1, False), (3, False), (10, False), (25, False), (3, True)])
+def test_agrees_with_backprop_on_the_default_problem(checkpoints, reverse):
     # Non-stiff: every variant is the continuous adjoint, within RK4's O(h⁴) ≲ 1e-6 of backprop
     # (h = 0.025, as in test_gradients.py); checkpoints > n_steps means one checkpoint per step.
     p = default_problem(hidden=8, batch=2, seed=3)
+    if reverse:
+        p = p._replace(ts=p.ts[::-1].copy())
     ref = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 10, "backprop")
     g = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 10, "adjoint", checkpoints=checkpoints)
     for q in ("z0", "theta", "ts"):
