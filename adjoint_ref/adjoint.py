@@ -20,7 +20,7 @@ from autograd.core import make_vjp
 from autograd.extend import defvjp, primitive
 
 from ._checks import ravel_tree, unravel_like
-from .rk4 import solve_interval
+from .rk4 import solve_interval, step_states
 
 
 @primitive
@@ -142,9 +142,7 @@ def _checkpointed(f, z_start, z_end, adjoint, theta, t_end, t_start, n_steps, re
     s = np.concatenate([np.ravel(lam), a_theta, [a_t]])
     for j in range(len(bounds) - 2, -1, -1):
         m, t_a = bounds[j + 1] - bounds[j], times[j]
-        half_steps = []
-        solve_interval(f, kept[j], theta, t_a, times[j + 1], 2 * m, record=half_steps)
-        zs_half = [kept[j]] + [z for _, z in half_steps]
+        zs_half = step_states(f, kept[j], theta, t_a, times[j + 1], 2 * m)
         half = (times[j + 1] - t_a) / (2 * m)
 
         def z_at(t):

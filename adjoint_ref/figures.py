@@ -43,6 +43,9 @@ def render(names=None, out="figures", quick=False, log=print):
     return paths
 
 
+FLOOR = 1e-17  # reconstruction_error.png draws smaller gaps (zero at the checkpoints) at this value
+
+
 @figure("reconstruction_error.png",
         "How far the z used by the backward pass is from the forward pass's z, on a strongly contracting "
         "linear flow: integrating z backwards (plain adjoint) against re-integrating it from checkpoints")
@@ -77,9 +80,6 @@ def reconstruction_error(quick):
     ax.legend(loc="upper right", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     return fig
-
-
-FLOOR = 1e-17
 
 
 @figure("memory_vs_steps.png",

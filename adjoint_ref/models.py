@@ -45,7 +45,7 @@ def mlp_dynamics(z, theta, t):
     z may be a vector (D,) or a batch (B, D); t enters through the weights c1. It is an autograd
     primitive with hand-written VJP and JVP, so a trace records one node per call instead of
     `mlp_formula`'s ten, which makes the adjoint's one make_vjp per RK4 stage cheaper. The
-    derivatives are written with autograd.numpy, so they can be differentiated again.
+    derivatives are written so that autograd can trace them too: they can be differentiated again.
     """
     return mlp_formula(z, theta, t)
 
@@ -75,13 +75,14 @@ def _mlp_vjp(argnums, ans, args, kwargs):
 def _mlp_jvp(argnum, tangent, ans, args, kwargs):
     """The change of `mlp_dynamics` when argument `argnum` moves by `tangent` (forward mode)."""
     z, theta, t = args
-    slope = 1 - mlp_hidden(z, theta, t) ** 2
+    hidden = mlp_hidden(z, theta, t)
+    slope = 1 - hidden ** 2
     if argnum == 0:
         return ((tangent @ theta["W1"]) * slope) @ theta["W2"]
     if argnum == 2:
         return (tangent * theta["c1"] * slope) @ theta["W2"]
     d_pre = z @ tangent["W1"] + t * tangent["c1"] + tangent["b1"]
-    return (d_pre * slope) @ theta["W2"] + mlp_hidden(z, theta, t) @ tangent["W2"] + tangent["b2"]
+    return (d_pre * slope) @ theta["W2"] + hidden @ tangent["W2"] + tangent["b2"]
 
 
 defvjp_argnums(mlp_dynamics, _mlp_vjp)

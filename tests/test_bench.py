@@ -73,3 +73,9 @@ def test_bench_help_explains_every_option(capsys):
         main(["bench", "--help"])
     out = capsys.readouterr().out
     assert "--quick" in out and "--stages" in out and "--out" in out
+
+
+def test_bench_stages_only_profiles_the_stage(capsys):
+    assert main(["bench", "--stages", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "backward stage, f with hand-written VJP (mlp_dynamics)" in out and "ms/grad" not in out
