@@ -116,11 +116,21 @@ def as_times(ts):
 
 def as_n_steps(n_steps):
     """The number of RK4 steps per observation interval: a positive integer."""
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"n_steps must be a positive integer, got {n_steps!r}")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps}")
-    return int(n_steps)
+    return positive_int(n_steps, "n_steps")
+
+
+def as_checkpoints(checkpoints):
+    """None (the adjoint integrates z backwards) or the positive number of checkpoints per interval."""
+    return None if checkpoints is None else positive_int(checkpoints, "checkpoints")
+
+
+def positive_int(value, name):
+    """`value` as an int if it is a positive integer (not a bool), else an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
 
 
 def choice(value, allowed, name):

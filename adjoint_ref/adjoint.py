@@ -9,36 +9,155 @@ Backwards from the last observation time the solver carries the augmented state
 
 where a_θ(t) = ∫_t^{t_N} λ ∂f/∂θ dt' (so a_θ(t0) = dL/dθ, eq. 12) and a_t(t) = −λ(t)·f(z(t), θ, t)
 (so a_t(t0) = dL/dt0). z is re-integrated backwards alongside λ: nothing between observation
-times is stored, so memory does not grow with the number of steps.
+times is stored, so memory does not grow with the number of steps. For strongly contracting
+dynamics that backward z is wrong (round-off grows like e^{kT}); with `checkpoints` the backward
+pass instead re-integrates z forwards from checkpoints and carries only [λ, a_θ, a_t].
 """
+from functools import partial
+
 import numpy as np
-from autograd import make_vjp
+from autograd.core import make_vjp
+from autograd.extend import defvjp, primitive
 
 from ._checks import ravel_tree, unravel_like
-from .rk4 import solve_interval
+from .rk4 import solve_interval, step_states
+
+
+@primitive
+def _tap(x, start, stop, value):
+    """`value`, read as the slice x[start:stop] it was flattened into. Forwards it is the identity
+    (x was built from the value, so nothing needs unflattening); backwards it puts the cotangent of
+    `value`, flattened, into that slice of a vector shaped like x."""
+    return value
+
+
+def _tap_vjp(ans, x, start, stop, value):
+    def vjp(g):
+        g_x = np.zeros(x.size)
+        g_x[start:stop] = ravel_tree(g)
+        return g_x
+    return vjp
+
+
+defvjp(_tap, _tap_vjp)
+
+
+def stage_vjp(f):
+    """(z, θ, t) ↦ (f(z, θ, t), vjp) with vjp(λ) = [λ ∂f/∂z, λ ∂f/∂θ, λ ∂f/∂t] as one flat vector,
+    by one make_vjp call: one evaluation of f, then one reverse sweep for all three products.
+
+    This is the hot path. autograd traces f with respect to the flat x = [z, θ, t], which f reads
+    through three `_tap`s: tracing a tuple (z, θ, t) instead costs three container nodes whose
+    reverse sweep rebuilds zero copies of the whole tuple, and θ's cotangent would still need
+    flattening afterwards.
+    """
+    def f_and_vjp(z, theta, t):
+        z_flat, theta_flat = np.ravel(z), ravel_tree(theta)
+        n, m = z_flat.size, theta_flat.size
+
+        def f_of_x(x):
+            return f(_tap(x, 0, n, z), _tap(x, n, n + m, theta), _tap(x, n + m, n + m + 1, t))
+
+        vjp, dz_dt = make_vjp(f_of_x, np.concatenate([z_flat, theta_flat, [t]]))
+        return dz_dt, vjp
+
+    return f_and_vjp
+
+
+def _adjoint_rates(f_and_vjp, z, lam, theta, t):
+    """f(z, θ, t) and the flat vector [−λ ∂f/∂z, −λ ∂f/∂θ, −λ ∂f/∂t]: eq. (11), eq. (12) in
+    differential form, and the t-gradient's rate, all from one make_vjp call."""
+    dz_dt, vjp = f_and_vjp(z, theta, t)
+    return dz_dt, -vjp(lam)
 
 
 def augmented_dynamics(f, z_shape):
     """Eqs. (11)–(12) and the t-gradient as one ODE for s = [z, λ, a_θ, a_t] (flat vector).
 
     Eq. (11): dλ/dt = −λ ∂f/∂z.  Eq. (12) in differential form: da_θ/dt = −λ ∂f/∂θ.
-    Time gradient: da_t/dt = −λ ∂f/∂t. One make_vjp call evaluates f and gives all three
-    vector–Jacobian products from a single reverse sweep.
+    Time gradient: da_t/dt = −λ ∂f/∂t. z itself follows dz/dt = f, integrated backwards.
     """
     n = int(np.prod(z_shape))
-    f_and_vjp = make_vjp(f, argnum=(0, 1, 2))
+    f_and_vjp = stage_vjp(f)
 
     def ds_dt(s, theta, t):
         z, lam = s[:n].reshape(z_shape), s[n:2 * n].reshape(z_shape)
-        vjp, dz_dt = f_and_vjp(z, theta, t)
-        lam_df_dz, lam_df_dtheta, lam_df_dt = vjp(lam)
-        return np.concatenate([np.ravel(dz_dt), -np.ravel(lam_df_dz),
-                               -ravel_tree(lam_df_dtheta), [-lam_df_dt]])
+        dz_dt, rates = _adjoint_rates(f_and_vjp, z, lam, theta, t)
+        return np.concatenate([np.ravel(dz_dt), rates])
 
     return ds_dt
 
 
-def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None):
+def adjoint_dynamics_along(f, z_shape, z_at):
+    """Eqs. (11)–(12) and the t-gradient for s = [λ, a_θ, a_t] alone, along a known trajectory:
+    z(t) = z_at(t) comes from a forward re-integration instead of being integrated backwards."""
+    n = int(np.prod(z_shape))
+    f_and_vjp = stage_vjp(f)
+
+    def ds_dt(s, theta, t):
+        return _adjoint_rates(f_and_vjp, z_at(t), s[:n].reshape(z_shape), theta, t)[1]
+
+    return ds_dt
+
+
+def _backsolve(f, z_start, z_end, adjoint, theta, t_end, t_start, n_steps, record):
+    """Carry (λ, a_θ, a_t) from t_end back to t_start, integrating z backwards alongside them."""
+    z_shape, n = z_end.shape, z_end.size
+    lam, a_theta, a_t = adjoint
+    s = np.concatenate([np.ravel(z_end), np.ravel(lam), a_theta, [a_t]])
+    steps = None if record is None else []
+    s = solve_interval(augmented_dynamics(f, z_shape), s, theta, t_end, t_start, n_steps, "backward", steps)
+
+    def unpack(s):
+        return s[:n].reshape(z_shape), s[n:2 * n].reshape(z_shape), s[2 * n:-1], s[-1]
+
+    if record is not None:
+        record.extend((t,) + unpack(state) for t, state in steps)
+    return unpack(s)[1:]
+
+
+def segment_bounds(n_steps, checkpoints):
+    """Step indices 0 = b_0 < b_1 < … < b_K = n_steps cutting an interval into K near-equal segments
+    (K = checkpoints, at most n_steps); a checkpoint keeps z at the first step of each segment."""
+    k = min(checkpoints, n_steps)
+    return [j * n_steps // k for j in range(k + 1)]
+
+
+def _checkpointed(f, z_start, z_end, adjoint, theta, t_end, t_start, n_steps, record, checkpoints):
+    """Carry (λ, a_θ, a_t) from t_end back to t_start with z recomputed forward from checkpoints.
+
+    The forward pass is run again from z(t_start) to keep z at the start of each of K segments
+    (memory O(K)). Then, segment by segment from the last, z is re-integrated forward from its
+    checkpoint at half steps (memory O(n_steps / K)), so every RK4 stage of the backward step
+    (at t, t − h/2, t − h) finds z(t) stored, and only [λ, a_θ, a_t] is integrated backwards.
+    """
+    z_shape, n = z_start.shape, z_start.size
+    h = (t_end - t_start) / n_steps
+    bounds = segment_bounds(n_steps, checkpoints)
+    times = [t_start + b * h for b in bounds[:-1]] + [t_end]
+    kept = [z_start]
+    for j in range(len(bounds) - 2):
+        kept.append(solve_interval(f, kept[-1], theta, times[j], times[j + 1], bounds[j + 1] - bounds[j]))
+    lam, a_theta, a_t = adjoint
+    s = np.concatenate([np.ravel(lam), a_theta, [a_t]])
+    for j in range(len(bounds) - 2, -1, -1):
+        m, t_a = bounds[j + 1] - bounds[j], times[j]
+        zs_half = step_states(f, kept[j], theta, t_a, times[j + 1], 2 * m)
+        half = (times[j + 1] - t_a) / (2 * m)
+
+        def z_at(t):
+            return zs_half[int(round((t - t_a) / half))]
+
+        steps = None if record is None else []
+        s = solve_interval(adjoint_dynamics_along(f, z_shape, z_at), s, theta, times[j + 1], t_a, m,
+                           "backward", steps)
+        if record is not None:
+            record.extend((t, z_at(t), state[:n].reshape(z_shape), state[n:-1], state[-1])
+                          for t, state in steps)
+    return s[:n].reshape(z_shape), s[n:-1], s[-1]
+
+
+def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None):
     """Eqs. (11)–(12): dL/dz0, dL/dθ and dL/dts by solving the adjoint system from ts[-1] to ts[0].
 
     zs are the forward states at the observation times, dL_dzs = ∂L/∂zs (same shape).
@@ -52,33 +171,28 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None):
     Returns (dL_dz0, dL_dtheta, dL_dts); dL_dtheta has the container structure of θ.
     If `record` is a list, the backward trajectory is appended to it as (t, z, λ, a_θ, a_t)
     tuples (a_θ flat): one per RK4 step, plus one after each jump of λ at an observation time.
+
+    checkpoints=None integrates z backwards with λ ("backsolve"): no memory, but for strongly
+    contracting dynamics the backward z drifts off the forward one like e^{kT} and the gradient
+    is wrong. checkpoints=K instead re-integrates z forwards from K checkpoints per observation
+    interval (memory O(K + n_steps/K); see `_checkpointed`).
     """
-    z_shape, n = zs[0].shape, zs[0].size
-    n_theta = ravel_tree(theta).size
-    ds_dt = augmented_dynamics(f, z_shape)
     lam = dL_dzs[-1]
-    a_theta = np.zeros(n_theta)
+    a_theta = np.zeros(ravel_tree(theta).size)
     dL_dts = np.zeros(len(ts))
     dL_dts[-1] = np.vdot(lam, f(zs[-1], theta, ts[-1]))
     a_t = -dL_dts[-1]
-    steps = None if record is None else []
-
-    def unpack(s):
-        return s[:n].reshape(z_shape), s[n:2 * n].reshape(z_shape), s[2 * n:-1], s[-1]
-
     if record is not None:
         record.append((ts[-1], zs[-1], lam, a_theta, a_t))
+    backwards = _backsolve if checkpoints is None else partial(_checkpointed, checkpoints=checkpoints)
     for i in range(len(ts) - 1, 0, -1):
-        s = np.concatenate([np.ravel(zs[i]), np.ravel(lam), a_theta, [a_t]])
-        s = solve_interval(ds_dt, s, theta, ts[i], ts[i - 1], n_steps, "backward", steps)
-        _, lam, a_theta, a_t = unpack(s)
+        lam, a_theta, a_t = backwards(f, zs[i - 1], zs[i], (lam, a_theta, a_t), theta, ts[i], ts[i - 1],
+                                      n_steps, record)
         if i - 1 > 0:  # the jump at an intermediate observation time
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f(zs[i - 1], theta, ts[i - 1]))
             a_t -= dL_dts[i - 1]
         lam = lam + dL_dzs[i - 1]
         if record is not None:
-            record.extend((t,) + unpack(s) for t, s in steps)
             record.append((ts[i - 1], zs[i - 1], lam, a_theta, a_t))
-            steps.clear()
     dL_dts[0] = a_t
     return lam, unravel_like(a_theta, theta), dL_dts

@@ -13,13 +13,14 @@ from autograd.tracer import getval
 
 from . import _checks
 from .adjoint import adjoint_gradients
+from .discrete_adjoint import discrete_adjoint_gradients
 from .finite_differences import finite_difference_gradients
 from .rk4 import integrate
 from .sensitivity import forward_sensitivity_gradients
 
 DEFAULT_N_STEPS = 20
 BACKPROP_MEMORY_LIMIT = 2 * 2**30  # bytes; backprop refuses to record more (_checks.estimated_backprop_bytes)
-METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity")
+METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity", "discrete_adjoint")
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
@@ -34,7 +35,7 @@ def _validated(f, z0, theta, ts, n_steps):
     return z0, theta, ts, n_steps
 
 
-def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint"):
+def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint", checkpoints=None):
     """Solve dz/dt = f(z, θ, t), z(ts[0]) = z0 (eqs. 1–3), and return zs with zs[i] = z(ts[i]).
 
     f(z, theta, t) returns dz/dt with the shape of z (a vector (D,) or a batch (B, D)), written
@@ -43,15 +44,23 @@ def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint"):
     The result, of shape (len(ts),) + z0.shape, is differentiable by autograd with respect to
     z0, theta and ts: gradient="adjoint" differentiates it by the continuous adjoint
     (eqs. 11–12, memory independent of n_steps); gradient="backprop" lets autograd record
-    and reverse every RK4 stage.
+    and reverse every RK4 stage. checkpoints=K (adjoint only) recomputes z forwards from K
+    checkpoints per interval instead of integrating it backwards (see `gradients`).
     """
     _checks.choice(gradient, _checks.GRADIENT_METHODS, "gradient")
+    checkpoints = _adjoint_only(_checks.as_checkpoints(checkpoints), gradient, "gradient")
     z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
     if gradient == "backprop":
         if _checks.is_traced(z0, theta, ts):
             _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
         return integrate(f, z0, theta, ts, n_steps)
-    return _odeint_adjoint(z0, _traceable(theta), ts, f, n_steps)
+    return _odeint_adjoint(z0, _traceable(theta), ts, f, n_steps, checkpoints)
+
+
+def _adjoint_only(checkpoints, method, name):
+    if checkpoints is not None and method != "adjoint":
+        raise ValueError(f"checkpoints applies to {name}='adjoint' only, got {name}={method!r}")
+    return checkpoints
 
 
 def _traceable(theta):
@@ -66,15 +75,15 @@ def _traceable(theta):
 
 
 @primitive
-def _odeint_adjoint(z0, theta, ts, f, n_steps):
+def _odeint_adjoint(z0, theta, ts, f, n_steps, checkpoints):
     return integrate(f, z0, theta, ts, n_steps)
 
 
 def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
-    z0, theta, ts, f, n_steps = args
+    z0, theta, ts, f, n_steps, checkpoints = args
 
     def vjp(g):
-        grads = adjoint_gradients(f, zs, theta, ts, n_steps, g)
+        grads = adjoint_gradients(f, zs, theta, ts, n_steps, g, checkpoints=checkpoints)
         return tuple(grads[i] for i in argnums)
 
     return vjp
@@ -91,15 +100,20 @@ def _loss_and_gradient(loss, zs):
     return float(np.ravel(value)[0]), vjp(np.ones(np.shape(value)))
 
 
-def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint"):
+def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint", checkpoints=None):
     """L = loss(odeint(f, z0, θ, ts)) and its gradients, as Gradients(loss, z0, theta, ts).
 
     method: "adjoint" (eqs. 11–12, backwards in time), "backprop" (autograd through the RK4
-    stages), "finite_differences" (central differences of the forward pass) or "forward_sensitivity"
-    (dz/dθ and dz/dz0 integrated forwards alongside z, see `sensitivity`). dL/dθ comes
-    back in θ's container structure with float64 arrays as leaves; dL/dts is an array like ts.
+    stages), "finite_differences" (central differences of the forward pass), "forward_sensitivity"
+    (dz/dθ and dz/dz0 integrated forwards alongside z, see `sensitivity`) or "discrete_adjoint"
+    (the exact gradient of the RK4 solution by transposing its steps; equals backprop to round-off).
+    checkpoints (method="adjoint" only): None integrates z backwards alongside λ, which fails for
+    strongly contracting dynamics; K re-integrates z forwards from K checkpoints per observation
+    interval instead (memory O(K + n_steps/K)). dL/dθ comes back in θ's container structure with
+    float64 arrays as leaves; dL/dts is an array like ts.
     """
     _checks.choice(method, METHODS, "method")
+    checkpoints = _adjoint_only(_checks.as_checkpoints(checkpoints), method, "method")
     z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
     if method == "backprop":
         _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
@@ -110,7 +124,9 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint")
     for t, dL_dz in zip(ts, dL_dzs):
         _checks.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
     if method == "adjoint":
-        g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
+        g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=checkpoints)
+    elif method == "discrete_adjoint":
+        g_z0, g_theta, g_ts = discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
     elif method == "backprop":
         with np.errstate(over="ignore", invalid="ignore"):  # _checks.finite_state reports it, with the time
             g_z0, g_theta, g_ts = pullback(dL_dzs)

@@ -155,6 +155,19 @@ def _add_train_arguments(parser):
 def _run_train(args):
     from . import train
     return train.run(args)
+def _add_bench_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="10 and 100 steps only (instead of 10 to 10000) and fewer timing rounds: a smoke "
+                             "test in a few seconds")
+    parser.add_argument("--stages", action="store_true",
+                        help="only profile one backward stage (CPU µs per call) and exit")
+    parser.add_argument("--out", default="figures",
+                        help="folder for memory_vs_steps.png, drawn from the measured rows (default figures/)")
+
+
+def _run_bench(args):
+    from . import bench
+    return bench.run(args)
 
 
 # name: (one-line help, add_arguments, run)
@@ -167,6 +180,8 @@ COMMANDS = {
     "equations": ("check eqs. (1)–(12) of the derivation and the time gradients, one row per equation",
                   _add_equations_arguments, _run_equations),
     "train": ("fit a Neural ODE to a spiral with adjoint gradients and Adam", _add_train_arguments, _run_train),
+    "bench": ("measure time, memory, f evaluations and VJPs per gradient for each method and step count",
+              _add_bench_arguments, _run_bench),
 }
 
 

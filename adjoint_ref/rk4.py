@@ -54,3 +54,11 @@ def integrate(f, z0, theta, ts, n_steps, record=None):
     for t_start, t_end in zip(ts[:-1], ts[1:]):
         zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n_steps, record=record))
     return anp.stack(zs)
+
+
+def step_states(f, z, theta, t_start, t_end, n_steps):
+    """[z_0 = z, z_1, …, z_n]: the state after every RK4 step of `solve_interval` on one interval
+    (memory proportional to n_steps)."""
+    steps = []
+    solve_interval(f, z, theta, t_start, t_end, n_steps, record=steps)
+    return [z] + [state for _, state in steps]

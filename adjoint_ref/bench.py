@@ -1,0 +1,236 @@
+"""`adjoint-ref bench`: time, memory, f evaluations and VJPs of one gradient, per method and step count.
+
+The problem is the default tanh-MLP Neural ODE on one observation interval [0, 1] (so n_steps is the
+total number of RK4 steps). For each method and n_steps it measures, in separate runs of one gradient:
+the CPU time (time.process_time, best of a few runs: other programs on a shared machine disturb it
+less than wall-clock time, but it still varies, so compare ratios from one run); the peak Python
+memory (tracemalloc, which slows that run down, so it is not timed); the number of evaluations of f
+and of VJPs of f (evaluations that autograd records to reverse; each comes from its own make_vjp call
+in the adjoints, and from the single make_vjp over the whole solve in backprop); and the relative
+error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine as the finest.
+"""
+import functools
+import math
+import sys
+import time
+import tracemalloc
+from collections import namedtuple
+
+import numpy as np
+from autograd.tracer import isbox
+
+from ._checks import ravel_tree
+from .adjoint import augmented_dynamics
+from .api import METHODS, gradients
+from .check import relative_difference
+from .models import default_problem, mlp_dynamics, mlp_formula
+from .rk4 import integrate
+
+SIZES = (10, 100, 1000, 10000)
+QUICK_SIZES = (10, 100)
+# Methods whose cost grows with the number of parameters (finite differences, and any other method
+# not named here) are skipped at a size where the previous size's time, scaled by the step ratio,
+# exceeds this many CPU seconds per gradient.
+BUDGET = {False: 5.0, True: 0.3}
+ALWAYS = ("adjoint", "checkpointed", "discrete_adjoint", "backprop")
+
+Row = namedtuple("Row", ["method", "n_steps", "seconds", "forward_seconds", "peak_bytes", "f_evals", "vjps", "error"])
+Row.__doc__ = """One cell of the benchmark: a method at n_steps, or seconds=None and error=the reason it was skipped."""
+
+
+class CountedDynamics:
+    """f(z, θ, t) that counts its evaluations and those recorded by autograd for a VJP.
+
+    The bench wraps f in it; the solvers know nothing of it, so counting costs nothing unless used.
+    """
+
+    def __init__(self, f):
+        self.f = f
+        self.evaluations = 0
+        self.vjps = 0
+
+    def __call__(self, z, theta, t):
+        self.evaluations += 1
+        if isbox(z) or isbox(theta) or isbox(t):
+            self.vjps += 1
+        return self.f(z, theta, t)
+
+
+def bench_problem():
+    """The default problem on one observation interval [0, 1]: n_steps is the total step count."""
+    return default_problem(n_times=2)
+
+
+def checkpoints_for(n_steps):
+    """K = ⌈√n_steps⌉ checkpoints: memory O(K + n_steps/K) = O(√n_steps), the least this scheme needs."""
+    return math.ceil(math.sqrt(n_steps))
+
+
+def method_settings(label, n_steps):
+    """(api method, checkpoints) for a row label; "checkpointed" is the adjoint with `checkpoints_for`."""
+    if label == "checkpointed":
+        return "adjoint", checkpoints_for(n_steps)
+    return label, None
+
+
+def gradient_call(problem, f, n_steps, label):
+    """A zero-argument callable computing the gradients of `problem` (with dynamics f) by `label`."""
+    method, checkpoints = method_settings(label, n_steps)
+    p = problem
+    return lambda: gradients(p.loss, f, p.z0, p.theta, p.ts, n_steps, method, checkpoints=checkpoints)
+
+
+def cpu_seconds(calls, number, rounds):
+    """{name: CPU seconds per call} for the zero-argument callables `calls`, each called `number`
+    times per round; rounds interleave the callables and the fastest round counts."""
+    best = dict.fromkeys(calls, np.inf)
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.process_time()
+            for _ in range(number):
+                call()
+            best[name] = min(best[name], (time.process_time() - start) / number)
+    return best
+
+
+def peak_memory(call):
+    """(call(), peak bytes allocated by Python while it ran), by tracemalloc."""
+    tracemalloc.start()
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def gradient_vector(g):
+    """(dL/dz0, dL/dθ, dL/dts) as one flat vector."""
+    return ravel_tree((g.z0, g.theta, g.ts))
+
+
+def measure_cell(problem, label, n_steps, forward_seconds, reference, rounds):
+    """Time, peak memory, f evaluations, VJPs and error of one gradient by `label` at n_steps."""
+    seconds = cpu_seconds({label: gradient_call(problem, problem.f, n_steps, label)}, 1, rounds)[label]
+    counted = CountedDynamics(problem.f)
+    g, peak = peak_memory(gradient_call(problem, counted, n_steps, label))
+    error = relative_difference(gradient_vector(g), reference)
+    return Row(label, n_steps, seconds, forward_seconds, peak, counted.evaluations, counted.vjps, error)
+
+
+def too_expensive(label, n_steps, previous, budget):
+    """Why `label` is skipped at n_steps (a string), or None: only methods outside ALWAYS are
+    skipped, when their last measured time scaled by the step ratio exceeds `budget` seconds."""
+    if label in ALWAYS or previous is None:
+        return None
+    estimate = previous.seconds * n_steps / previous.n_steps
+    if estimate <= budget:
+        return None
+    return f"skipped: ≈{estimate:.0f} s per gradient (scaled from {previous.n_steps} steps) > {budget:g} s budget"
+
+
+@functools.lru_cache(maxsize=None)
+def measure(quick):
+    """Every Row of the benchmark (cached, so `bench` can draw its figure from the rows it printed).
+
+    Prints a progress line per cell on stderr.
+    """
+    sizes = QUICK_SIZES if quick else SIZES
+    labels = ("adjoint", "checkpointed", "discrete_adjoint", "backprop") + \
+        tuple(m for m in METHODS if m not in ALWAYS)
+    p = bench_problem()
+    ref_steps = 2 * sizes[-1]
+    print(f"  reference: discrete adjoint at {ref_steps} steps", file=sys.stderr, flush=True)
+    reference = gradient_vector(gradient_call(p, p.f, ref_steps, "discrete_adjoint")())
+    rows, last = [], {}
+    for n_steps in sizes:
+        rounds = 1 if quick or n_steps >= 10000 else 2 if n_steps >= 1000 else 5
+        forward = cpu_seconds({"forward": lambda: integrate(p.f, p.z0, p.theta, p.ts, n_steps)}, 1, rounds)["forward"]
+        for label in labels:
+            reason = too_expensive(label, n_steps, last.get(label), BUDGET[quick])
+            print(f"  {label} at {n_steps} steps: {reason or 'measuring'}", file=sys.stderr, flush=True)
+            if reason:
+                rows.append(Row(label, n_steps, None, forward, None, None, None, reason))
+                continue
+            rows.append(measure_cell(p, label, n_steps, forward, reference, rounds))
+            last[label] = rows[-1]
+    return tuple(rows)
+
+
+def format_row(row):
+    """One line of the table."""
+    head = f"{row.method:<19}{row.n_steps:>7}"
+    if row.seconds is None:
+        return f"{head}   {row.error}"
+    return (head + f"{row.seconds * 1e3:>12.1f}{row.seconds / row.forward_seconds:>8.1f}"
+            f"{row.peak_bytes / 1024:>12.1f}{row.f_evals:>9}{row.vjps:>8}{row.vjps / row.n_steps:>7.2f}"
+            f"{row.error:>11.1e}")
+
+
+HEADER = (f"{'method':<19}{'steps':>7}{'ms/grad':>12}{'×fwd':>8}{'peak KiB':>12}{'f evals':>9}{'VJPs':>8}"
+          f"{'/step':>7}{'rel.err':>11}")
+
+
+def measured(rows, method, n_steps, field):
+    """rows' `field` of `method` at n_steps, or None if it was not measured."""
+    for row in rows:
+        if row.method == method and row.n_steps == n_steps and row.seconds is not None:
+            return getattr(row, field)
+    return None
+
+
+def print_targets(rows, sizes, log=print):
+    """The issue's targets as ratios measured in this run (memory growth, adjoint vs backprop time)."""
+    # The issue's sizes: memory at 100 → 10000 steps, time at 1000 (with --quick: 10 → 100, time at 100).
+    small, mid, large = (sizes[-3], sizes[-2], sizes[-1]) if len(sizes) > 2 else (sizes[0], sizes[-1], sizes[-1])
+    log("\nratios from this run (memory is deterministic; times vary with machine load):")
+    for method in ("adjoint", "checkpointed", "discrete_adjoint", "backprop"):
+        log(f"  {method:<17} peak memory at {large} steps / at {small} steps: "
+            f"{measured(rows, method, large, 'peak_bytes') / measured(rows, method, small, 'peak_bytes'):8.2f}")
+    log(f"  adjoint time / backprop time at {mid} steps: "
+        f"{measured(rows, 'adjoint', mid, 'seconds') / measured(rows, 'backprop', mid, 'seconds'):.2f}")
+
+
+def stage_calls(problem, t=0.5, seed=0):
+    """Zero-argument callables for f alone and for one backward stage on `problem`, both with the
+    default MLP's hand-written VJP and with autograd tracing its formula (as for a user's own f)."""
+    rng = np.random.default_rng(seed)
+    z, theta = problem.z0, problem.theta
+    s = np.concatenate([np.ravel(z), rng.normal(size=z.size), np.zeros(ravel_tree(theta).size), [0.0]])
+    traced = augmented_dynamics(mlp_formula, z.shape)
+    by_hand = augmented_dynamics(mlp_dynamics, z.shape)
+    return {"f(z, θ, t) alone": lambda: mlp_dynamics(z, theta, t),
+            "backward stage, f traced by autograd (mlp_formula)": lambda: traced(s, theta, t),
+            "backward stage, f with hand-written VJP (mlp_dynamics)": lambda: by_hand(s, theta, t)}
+
+
+def print_stages(quick, log=print):
+    """Print the CPU microseconds per call of each entry of `stage_calls` on the default problem."""
+    problem = default_problem()
+    times = cpu_seconds(stage_calls(problem), number=20 if quick else 200, rounds=3 if quick else 20)
+    log(f"backward stage on the default problem (z0 {problem.z0.shape}, "
+        f"{ravel_tree(problem.theta).size} parameters), CPU µs per call, best of interleaved rounds:")
+    for name, seconds in times.items():
+        log(f"  {name:<60}{seconds * 1e6:>9.1f} µs")
+
+
+def run(args):
+    """Run the benchmark described by `args`; return the exit status."""
+    print_stages(args.quick)
+    if args.stages:
+        return 0
+    sizes = QUICK_SIZES if args.quick else SIZES
+    p = bench_problem()
+    print(f"\none gradient of the default problem on [0, 1] (z0 {p.z0.shape}, {ravel_tree(p.theta).size} "
+          f"parameters) per method and number of RK4 steps; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
+          f"({', '.join(str(checkpoints_for(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
+          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
+          f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
+    rows = measure(args.quick)
+    print(HEADER)
+    for row in rows:
+        print(format_row(row))
+    print_targets(rows, sizes)
+    from . import figures
+    figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)
+    return 0

@@ -1,0 +1,81 @@
+"""`adjoint-ref bench`: the counters count exactly, each backward RK4 stage is one make_vjp, and
+`bench --quick` runs and prints every column."""
+import autograd.core
+import pytest
+
+import adjoint_ref as ar
+from adjoint_ref import adjoint
+from adjoint_ref.bench import CountedDynamics
+from adjoint_ref.cli import main
+from adjoint_ref.models import default_problem
+
+N, M = 6, 2  # RK4 steps per interval, observation intervals
+K = 4  # checkpoints: segments of 1, 2, 1 and 2 steps; the sweep placing them covers all but the last
+Z, P = 8, 3 * 2 + 3 + 3 + 3 * 2 + 2  # sizes of z0 (4 × 2) and θ (2-3-2 MLP: W1, b1, c1, W2, b2)
+
+# f evaluations = 1 (input check) + 4NM (forward pass) + what the backward pass adds; VJPs = evaluations
+# that autograd records to reverse. Derived from the algorithms, not measured:
+EXPECTED = {
+    # + 1 + (M − 1) for dL/dts at the observation times, + 4NM recorded stages
+    ("adjoint", None): (1 + 4 * N * M + M + 4 * N * M, 4 * N * M),
+    # + the checkpoint sweep (4 of 6 steps) and the half-step recompute (2N steps) per interval
+    ("adjoint", K): (1 + 4 * N * M + M + M * (4 * 4 + 4 * 2 * N) + 4 * N * M, 4 * N * M),
+    # + the step states recomputed per interval (4NM), + 4NM recorded stages
+    ("discrete_adjoint", None): (1 + 4 * N * M + 4 * N * M + 4 * N * M, 4 * N * M),
+    # the forward pass itself is recorded
+    ("backprop", None): (1 + 4 * N * M, 4 * N * M),
+    # + 2 forward passes per entry of z0, θ and ts
+    ("finite_differences", None): (1 + 4 * N * M + 2 * (Z + P + M + 1) * 4 * N * M, 0),
+}
+
+
+@pytest.mark.parametrize("method, checkpoints", list(EXPECTED), ids=[f"{m}-{k}" for m, k in EXPECTED])
+def test_counters_count_exactly(method, checkpoints, monkeypatch):
+    p = default_problem(hidden=3, n_times=M + 1)
+    make_vjp_calls = []
+
+    def counting_make_vjp(fun, x):
+        make_vjp_calls.append(fun)
+        return autograd.core.make_vjp(fun, x)
+
+    monkeypatch.setattr(adjoint, "make_vjp", counting_make_vjp)
+    f = CountedDynamics(p.f)
+    ar.gradients(p.loss, f, p.z0, p.theta, p.ts, N, method, checkpoints=checkpoints)
+    assert (f.evaluations, f.vjps) == EXPECTED[method, checkpoints]
+    if method in ("adjoint", "discrete_adjoint"):  # one make_vjp per backward RK4 stage, one f each
+        assert len(make_vjp_calls) == 4 * N * M
+
+
+def test_counting_does_not_change_the_gradient():
+    p = default_problem(hidden=3)
+    plain = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 3)
+    counted = ar.gradients(p.loss, CountedDynamics(p.f), p.z0, p.theta, p.ts, 3)
+    assert (plain.z0 == counted.z0).all() and (plain.ts == counted.ts).all()
+
+
+def test_bench_quick_prints_every_column(capsys, tmp_path):
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for word in ("backward stage", "hand-written VJP", "µs", "ms/grad", "×fwd", "peak KiB", "f evals", "VJPs",
+                 "/step", "rel.err", "peak memory at 100 steps / at 10 steps", "adjoint time / backprop time"):
+        assert word in out, word
+    rows = [cells for cells in map(str.split, out.splitlines()) if len(cells) > 1 and cells[1].isdigit()]
+    assert {(r[0], r[1]) for r in rows} >= {(m, n) for m in ("adjoint", "checkpointed", "discrete_adjoint", "backprop")
+                                            for n in ("10", "100")}
+    for r in rows:
+        if r[2] != "skipped:":
+            assert len(r) == 9, r  # method, steps and the seven measured columns
+    assert (tmp_path / "memory_vs_steps.png").stat().st_size > 0
+
+
+def test_bench_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--stages" in out and "--out" in out
+
+
+def test_bench_stages_only_profiles_the_stage(capsys):
+    assert main(["bench", "--stages", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "backward stage, f with hand-written VJP (mlp_dynamics)" in out and "ms/grad" not in out
