@@ -231,6 +231,8 @@ def run(args):
     for row in rows:
         print(format_row(row))
     print_targets(rows, sizes)
-    from . import figures
-    figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)
+    out = args.out or (None if args.quick else "figures")
+    if out is not None:
+        from . import figures
+        figures.render(["memory_vs_steps.png"], out=out, quick=args.quick)
     return 0

@@ -161,8 +161,10 @@ def _add_bench_arguments(parser):
                              "test in a few seconds")
     parser.add_argument("--stages", action="store_true",
                         help="only profile one backward stage (CPU µs per call) and exit")
-    parser.add_argument("--out", default="figures",
-                        help="folder for memory_vs_steps.png, drawn from the measured rows (default figures/)")
+    parser.add_argument("--out", default=None,
+                        help="folder for memory_vs_steps.png, drawn from the measured rows (default figures/; "
+                             "with --quick no figure is drawn unless --out is given, so a smoke test never "
+                             "replaces the gallery's figure)")
 
 
 def _run_bench(args):

@@ -79,3 +79,9 @@ def test_bench_stages_only_profiles_the_stage(capsys):
     assert main(["bench", "--stages", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "backward stage, f with hand-written VJP (mlp_dynamics)" in out and "ms/grad" not in out
+
+
+def test_bench_quick_leaves_the_gallery_alone(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick"]) == 0
+    assert not (tmp_path / "figures").exists()
