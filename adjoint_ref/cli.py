@@ -56,14 +56,17 @@ def _run_check(args):
 def _add_figures_arguments(parser):
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help="figure file names to draw (default: all registered figures)")
-    parser.add_argument("--out", default="figures", help="folder for the PNG files (default figures/)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the PNG files (default figures/, or figures_quick/ with --quick, "
+                             "so quick drafts never replace the gallery)")
     parser.add_argument("--quick", action="store_true",
                         help="cheapest settings that still draw every element (for smoke tests)")
 
 
 def _run_figures(args):
     from . import figures
-    figures.render(args.names or None, out=args.out, quick=args.quick)
+    out = args.out or ("figures_quick" if args.quick else "figures")
+    figures.render(args.names or None, out=out, quick=args.quick)
     return 0
 
 

@@ -64,3 +64,11 @@ def test_readme_shows_exactly_the_registered_figures_with_their_captions():
 def test_every_registered_figure_is_committed():
     committed = [n for n in os.listdir(os.path.join(ROOT, "figures")) if n.endswith(".png")]
     assert sorted(committed) == sorted(figures.FIGURES)
+
+
+def test_quick_figures_default_to_their_own_folder(tmp_path, monkeypatch):
+    # Quick drafts must never overwrite the committed gallery in figures/.
+    monkeypatch.chdir(tmp_path)
+    assert main(["figures", "--quick", "adjoint_trajectories.png"]) == 0
+    assert (tmp_path / "figures_quick" / "adjoint_trajectories.png").stat().st_size > 0
+    assert not (tmp_path / "figures").exists()
