@@ -15,29 +15,27 @@ Runge–Kutta method commutes with differentiation, so this S is the exact deriv
 RK4 solution: its dL/dz0 and dL/dθ equal backprop's up to round-off.
 """
 import numpy as np
-from autograd import make_vjp
 
 from ._checks import ravel_tree, unravel_like
+from .adjoint import stage_vjp
 from .rk4 import solve_interval
 
 
 def sensitivity_dynamics(f, z_shape):
     """d/dt [z, S] = [f, ∂f/∂z S + [0, ∂f/∂θ]] for the flat state [z, S], S = [dz/dz0, dz/dθ].
 
-    The Jacobian rows are n vector–Jacobian products e_k ∂f/∂z, e_k ∂f/∂θ (n = size of z) from one
-    autograd trace of f per call.
+    The Jacobian rows are n vector–Jacobian products e_k [∂f/∂z, ∂f/∂θ, ∂f/∂t] (n = size of z) from
+    one autograd trace of f per call (`adjoint.stage_vjp`, the adjoint's own stage).
     """
     n = int(np.prod(z_shape))
-    f_and_vjp = make_vjp(f, argnum=(0, 1))
+    f_and_vjp = stage_vjp(f)
     basis = np.eye(n).reshape((n,) + tuple(z_shape))
 
     def ds_dt(s, theta, t):
-        vjp, dz_dt = f_and_vjp(s[:n].reshape(z_shape), theta, t)
-        rows = [vjp(e) for e in basis]
-        df_dz = np.array([np.ravel(row[0]) for row in rows])
-        df_dtheta = np.array([ravel_tree(row[1]) for row in rows])
-        dS_dt = df_dz @ s[n:].reshape(n, -1)
-        dS_dt[:, n:] += df_dtheta
+        dz_dt, vjp = f_and_vjp(s[:n].reshape(z_shape), theta, t)
+        rows = np.array([vjp(e) for e in basis])  # row k: e_k [∂f/∂z, ∂f/∂θ, ∂f/∂t], flat
+        dS_dt = rows[:, :n] @ s[n:].reshape(n, -1)
+        dS_dt[:, n:] += rows[:, n:-1]
         return np.concatenate([np.ravel(dz_dt), np.ravel(dS_dt)])
 
     return ds_dt
