@@ -228,7 +228,7 @@ def check_finite_gradients(method, **grads):
 RK4_STAGES = 4
 # Measured with tracemalloc (autograd 1.9.1, f = θ·z; tests/test_hostile.py checks it): recording one
 # RK4 stage for z0, θ and ts, as gradients(method="backprop") does, keeps about two arrays the size
-# of z and 7.8 kB of autograd's own bookkeeping. f's intermediate arrays come on top (a tanh MLP
+# of z and about 7 kB of autograd's own bookkeeping. f's intermediate arrays come on top (a tanh MLP
 # needs 3–5 times the estimate); recording for θ alone needs about half.
 TAPE_ARRAYS_PER_STAGE = 2
 TAPE_BYTES_PER_STAGE = 7000
