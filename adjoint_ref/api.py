@@ -1,7 +1,7 @@
 """The public API: `odeint` (a differentiable solve) and `gradients` (dL/dz0, dL/dθ, dL/dts).
 
-Data flow: validate → forward RK4 (eq. 3) → zs → loss → ∂L/∂zs → one of the backward passes
-(continuous adjoint, backprop through RK4, or central finite differences).
+Data flow: validate → one gradient method from `methods.METHODS` (forward RK4, eq. 3, then its
+pullback) → ∂L/∂zs → dL/dz0, dL/dθ (flat), dL/dts → θ's containers rebuilt once → `Gradients`.
 """
 from collections import namedtuple
 
@@ -9,30 +9,19 @@ import numpy as np
 from autograd import make_vjp
 from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tuple
 from autograd.extend import defvjp_argnums, primitive
-from autograd.tracer import getval
 
-from . import _checks
+from . import validate
 from .adjoint import adjoint_gradients
-from .discrete_adjoint import discrete_adjoint_gradients
-from .finite_differences import finite_difference_gradients
+from .memory import check_backprop_memory
+from .methods import METHODS
 from .rk4 import integrate
-from .sensitivity import forward_sensitivity_gradients
+from .tree import unravel_like
 
 DEFAULT_N_STEPS = 20
-BACKPROP_MEMORY_LIMIT = 2 * 2**30  # bytes; backprop refuses to record more (_checks.estimated_backprop_bytes)
-METHODS = ("adjoint", "backprop", "finite_differences", "forward_sensitivity", "discrete_adjoint")
+GRADIENT_METHODS = ("adjoint", "backprop")  # how `odeint` may be differentiated by autograd
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
-
-
-def _validated(f, z0, theta, ts, n_steps):
-    z0 = _checks.as_float_array(z0, "z0")
-    theta = _checks.as_float_tree(theta)
-    ts = _checks.as_times(ts)
-    n_steps = _checks.as_n_steps(n_steps)
-    _checks.check_dynamics(f, z0, theta, getval(ts)[0])
-    return z0, theta, ts, n_steps
 
 
 def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint", checkpoints=None):
@@ -47,12 +36,12 @@ def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint", checkp
     and reverse every RK4 stage. checkpoints=K (adjoint only) recomputes z forwards from K
     checkpoints per interval instead of integrating it backwards (see `gradients`).
     """
-    _checks.choice(gradient, _checks.GRADIENT_METHODS, "gradient")
-    checkpoints = _adjoint_only(_checks.as_checkpoints(checkpoints), gradient, "gradient")
-    z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
+    validate.choice(gradient, GRADIENT_METHODS, "gradient")
+    checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), gradient, "gradient")
+    z0, theta, ts, n_steps = validate.problem(f, z0, theta, ts, n_steps)
     if gradient == "backprop":
-        if _checks.is_traced(z0, theta, ts):
-            _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
+        if validate.is_traced(z0, theta, ts):
+            check_backprop_memory(z0, len(ts) - 1, n_steps)
         return integrate(f, z0, theta, ts, n_steps)
     return _odeint_adjoint(z0, _traceable(theta), ts, f, n_steps, checkpoints)
 
@@ -83,7 +72,8 @@ def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
     z0, theta, ts, f, n_steps, checkpoints = args
 
     def vjp(g):
-        grads = adjoint_gradients(f, zs, theta, ts, n_steps, g, checkpoints=checkpoints)
+        g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, g, checkpoints=checkpoints)
+        grads = (g_z0, unravel_like(g_theta, theta), g_ts)
         return tuple(grads[i] for i in argnums)
 
     return vjp
@@ -96,7 +86,7 @@ def _loss_and_gradient(loss, zs):
     if not callable(loss):
         raise TypeError(f"loss must be callable as loss(zs), got {type(loss).__name__}")
     vjp, value = make_vjp(loss)(zs)
-    _checks.check_loss_value(value)
+    validate.check_loss_value(value)
     return float(np.ravel(value)[0]), vjp(np.ones(np.shape(value)))
 
 
@@ -112,28 +102,15 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint",
     interval instead (memory O(K + n_steps/K)). dL/dθ comes back in θ's container structure with
     float64 arrays as leaves; dL/dts is an array like ts.
     """
-    _checks.choice(method, METHODS, "method")
-    checkpoints = _adjoint_only(_checks.as_checkpoints(checkpoints), method, "method")
-    z0, theta, ts, n_steps = _validated(f, z0, theta, ts, n_steps)
-    if method == "backprop":
-        _checks.check_backprop_memory(z0, len(ts) - 1, n_steps, BACKPROP_MEMORY_LIMIT)
-        pullback, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, n_steps)
-    else:
-        zs = integrate(f, z0, theta, ts, n_steps)
+    validate.choice(method, tuple(METHODS), "method")
+    checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), method, "method")
+    z0, theta, ts, n_steps = validate.problem(f, z0, theta, ts, n_steps)
+    options = {} if checkpoints is None else {"checkpoints": checkpoints}
+    zs, pullback = METHODS[method](f, z0, theta, ts, n_steps, **options)
     value, dL_dzs = _loss_and_gradient(loss, zs)
     for t, dL_dz in zip(ts, dL_dzs):
-        _checks.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
-    if method == "adjoint":
-        g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=checkpoints)
-    elif method == "discrete_adjoint":
-        g_z0, g_theta, g_ts = discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
-    elif method == "backprop":
-        with np.errstate(over="ignore", invalid="ignore"):  # _checks.finite_state reports it, with the time
-            g_z0, g_theta, g_ts = pullback(dL_dzs)
-    elif method == "forward_sensitivity":
-        g_z0, g_theta, g_ts = forward_sensitivity_gradients(f, z0, theta, ts, n_steps, dL_dzs)
-    else:
-        g_z0, g_theta, g_ts = finite_difference_gradients(f, z0, theta, ts, n_steps, dL_dzs)
-    _checks.check_finite_gradients(method, z0=g_z0, theta=g_theta, ts=g_ts)
-    as_theta = _checks.unravel_like(_checks.ravel_tree(g_theta), theta)
-    return Gradients(value, np.asarray(g_z0, dtype=np.float64), as_theta, np.asarray(g_ts, dtype=np.float64))
+        validate.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
+    g_z0, g_theta, g_ts = pullback(dL_dzs)
+    validate.check_finite_gradients(method, z0=g_z0, theta=g_theta, ts=g_ts)
+    return Gradients(value, np.asarray(g_z0, dtype=np.float64), unravel_like(g_theta, theta),
+                     np.asarray(g_ts, dtype=np.float64))

@@ -19,10 +19,11 @@ from collections import namedtuple
 import numpy as np
 from autograd.tracer import isbox
 
-from ._checks import ravel_tree
+from .tree import ravel_tree
 from .adjoint import augmented_dynamics
-from .api import METHODS, gradients
-from .check import relative_difference
+from .api import gradients
+from .methods import METHODS
+from .metrics import relative_difference
 from .models import default_problem, mlp_dynamics, mlp_formula
 from .rk4 import integrate
 

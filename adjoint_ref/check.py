@@ -7,22 +7,13 @@ import time
 
 import numpy as np
 
-from ._checks import ravel_tree
+from .metrics import relative_difference
+from .tree import ravel_tree
 from .api import gradients
 from .models import default_problem
 
 PAIRS = (("adjoint", "backprop"), ("adjoint", "finite_differences"), ("backprop", "finite_differences"))
 SHORT = {"adjoint": "adjoint", "backprop": "backprop", "finite_differences": "FD"}
-
-
-def relative_difference(a, b, floor=0.0):
-    """‖a − b‖ / max(‖a‖, ‖b‖, floor): 0 for identical vectors, scale-free otherwise (0 if all are 0).
-
-    `floor` is a scale below which differences count as absolute (for values that may be ~0).
-    """
-    a, b = ravel_tree(a), ravel_tree(b)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), floor)
-    return float(np.linalg.norm(a - b) / scale) if scale > 0 else 0.0
 
 
 def timed_gradients(problem, n_steps, method, repeat):

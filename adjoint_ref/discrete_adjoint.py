@@ -1,6 +1,6 @@
 """The discrete adjoint of RK4 ("discretise, then optimise"): the exact gradient of the computed zs.
 
-The continuous adjoint (adjoint.py) applies the seed's Lagrange-multiplier argument to the ODE (1)
+The continuous adjoint (adjoint.py) applies the post's Lagrange-multiplier argument to the ODE (1)
 and only then discretises: it solves the adjoint ODE (11)–(12) with its own RK4 steps ("optimise,
 then discretise"), so it gives the gradient of the exact flow up to RK4's O(h⁴) error — not the
 gradient of the numbers the forward pass actually produced.
@@ -15,9 +15,9 @@ only the step states z_k of one observation interval are stored, not autograd's 
 """
 import numpy as np
 
-from ._checks import ravel_tree, unravel_like
-from .adjoint import stage_vjp
-from .rk4 import step_states
+from . import tree
+from .fast_vjp import vjp_of
+from .rk4 import integrate, step_states
 
 # The classical RK4 tableau: stage i is evaluated at (z + A[i] h k_{i−1}, t + C[i] h) and the step
 # is z + h Σ B[i] k_i. The products below match `rk4.rk4_step` exactly (h/2 = 0.5 h in floats).
@@ -26,26 +26,24 @@ C = (0.0, 0.5, 0.5, 1.0)
 B = (1 / 6, 1 / 3, 1 / 3, 1 / 6)
 
 
-def step_transpose(f_and_vjp, z, theta, t, h, lam):
+def step_transpose(vjp_of_f, z, theta, t, h, lam):
     """The transpose of one RK4 step z' = Φ(z, θ, t, h): λ' ↦ (λ' ∂Φ/∂z, λ' ∂Φ/∂θ, λ' ∂Φ/∂t, λ' ∂Φ/∂h).
 
-    The stages are recomputed forwards, each by one make_vjp call (`stage_vjp`), then their VJPs
+    The stages are recomputed forwards, each by one make_vjp call (`fast_vjp.vjp_of`), then their VJPs
     are applied from the last stage to the first; λ' ∂Φ/∂θ comes back flat.
     """
-    n = z.size
-    stages, vjps = [], []
+    stages, pullbacks = [], []
     for i in range(4):
         y = z if i == 0 else z + (A[i] * h) * stages[-1]
-        k, vjp = f_and_vjp(y, theta, t + C[i] * h)
+        k, pullback = vjp_of_f(y, theta, t + C[i] * h)
         stages.append(k)
-        vjps.append(vjp)
+        pullbacks.append(pullback)
     lam_z, lam_theta, lam_t = lam, 0.0, 0.0
     lam_h = np.vdot(lam, sum(b * k for b, k in zip(B, stages)))
     lam_k = [(b * h) * lam for b in B]  # cotangents of the stages k_i
     for i in range(3, -1, -1):
-        g = vjps[i](lam_k[i])  # [λ ∂f/∂y, λ ∂f/∂θ, λ ∂f/∂t] at stage i
-        g_y, g_t = g[:n].reshape(z.shape), g[-1]
-        lam_theta = lam_theta + g[n:-1]
+        g_y, g_theta, g_t = pullbacks[i](lam_k[i])  # λ ∂f/∂y, λ ∂f/∂θ, λ ∂f/∂t at stage i
+        lam_theta = lam_theta + g_theta
         lam_t += g_t
         lam_h += C[i] * g_t
         lam_z = lam_z + g_y
@@ -56,7 +54,7 @@ def step_transpose(f_and_vjp, z, theta, t, h, lam):
 
 
 def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
-    """dL/dz0, dL/dθ and dL/dts of the RK4 solution zs (as computed by `rk4.integrate`), exactly.
+    """dL/dz0, dL/dθ (flat) and dL/dts of the RK4 solution zs (as computed by `rk4.integrate`), exactly.
 
     Interval by interval from the last, the step states z_k are recomputed from zs[i−1] and the
     steps transposed in reverse (`step_transpose`); λ jumps by ∂L/∂z(t_i) at each observation time.
@@ -64,20 +62,26 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
     Returns (dL_dz0, dL_dtheta, dL_dts) like `adjoint.adjoint_gradients`, which solves the
     continuous adjoint equations (11)–(12) instead and so differs from this by O(h⁴) (module doc).
     """
-    f_and_vjp = stage_vjp(f)
+    vjp_of_f = vjp_of(f)
     lam = dL_dzs[-1]
-    dL_dtheta = np.zeros(ravel_tree(theta).size)
+    dL_dtheta = np.zeros(tree.size(theta))
     dL_dts = np.zeros(len(ts))
     for i in range(len(ts) - 1, 0, -1):
         t_start, h = ts[i - 1], (ts[i] - ts[i - 1]) / n_steps
         states = step_states(f, zs[i - 1], theta, ts[i - 1], ts[i], n_steps)
         dL_dh = 0.0
         for k in range(n_steps - 1, -1, -1):
-            lam, lam_theta, lam_t, lam_h = step_transpose(f_and_vjp, states[k], theta, t_start + k * h, h, lam)
+            lam, lam_theta, lam_t, lam_h = step_transpose(vjp_of_f, states[k], theta, t_start + k * h, h, lam)
             dL_dtheta += lam_theta
             dL_dts[i - 1] += lam_t  # ∂t_k/∂t_{i−1} = 1 at fixed h
             dL_dh += lam_h + k * lam_t  # ∂t_k/∂h = k
         dL_dts[i - 1] -= dL_dh / n_steps  # ∂h/∂t_{i−1} = −1/n_steps
         dL_dts[i] += dL_dh / n_steps
         lam = lam + dL_dzs[i - 1]
-    return lam, unravel_like(dL_dtheta, theta), dL_dts
+    return lam, dL_dtheta, dL_dts
+
+
+def solve(f, z0, theta, ts, n_steps):
+    """The gradient method "discrete_adjoint": zs by RK4 and a pullback that transposes its steps."""
+    zs = integrate(f, z0, theta, ts, n_steps)
+    return zs, lambda dL_dzs: discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)

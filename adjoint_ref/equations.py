@@ -18,9 +18,10 @@ import numpy as np
 from autograd import value_and_grad
 
 from . import lagrangian as lg
-from ._checks import ravel_tree
-from .api import METHODS, gradients
-from .check import relative_difference
+from .tree import ravel_tree
+from .api import gradients
+from .methods import METHODS
+from .metrics import relative_difference
 from .models import default_problem
 
 RATE = 3.0

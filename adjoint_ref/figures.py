@@ -122,7 +122,7 @@ def adjoint_trajectories(quick):
     """The recorded backward solve (eqs. 11–12) of the default problem with one state in 2-D."""
     from autograd import grad
 
-    from ._checks import ravel_tree
+    from .tree import ravel_tree
     from .adjoint import adjoint_gradients
     from .api import gradients
     from .models import default_problem
@@ -166,7 +166,7 @@ def adjoint_trajectories(quick):
 def gradient_convergence(quick):
     """Adjoint and backprop dL/dθ against a fine-grid reference, for n_steps = 1, 2, 4, …"""
     from .api import gradients
-    from .check import relative_difference
+    from .metrics import relative_difference
     from .models import default_problem
 
     p = default_problem(hidden=4 if quick else 16)
@@ -201,7 +201,7 @@ def draw_lagrangian_terms(quick):
     from matplotlib.figure import Figure
 
     from . import equations, lagrangian as lg
-    from ._checks import ravel_tree
+    from .tree import ravel_tree
     from .models import default_problem
 
     problem = default_problem(hidden=4 if quick else 16)

@@ -6,7 +6,7 @@ round-off O(ε/δ); this step balances the two at roughly ε^(2/3) ≈ 4e-11 rel
 """
 import numpy as np
 
-from ._checks import ravel_tree, unravel_like
+from .tree import ravel_tree, unravel_like
 from .rk4 import integrate
 
 STEP = np.finfo(np.float64).eps ** (1 / 3)
@@ -24,13 +24,19 @@ def fd_vjp(fun, x, g):
     return out
 
 
-def finite_difference_gradients(f, z0, theta, ts, n_steps, dL_dzs):
-    """dL/dz0, dL/dθ, dL/dts as ∂L/∂zs · dzs/dp with dzs/dp from central differences.
+def solve(f, z0, theta, ts, n_steps):
+    """The gradient method "finite_differences": zs by RK4 and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
+    dL/dts) = ∂L/∂zs · dzs/dp, with dzs/dp by central differences of the whole forward pass.
 
     Costs 2·(size of z0 + size of θ + len(ts)) forward solves.
     """
-    theta_flat = ravel_tree(theta)
-    g_z0 = fd_vjp(lambda x: integrate(f, x.reshape(z0.shape), theta, ts, n_steps), np.ravel(z0), dL_dzs)
-    g_theta = fd_vjp(lambda x: integrate(f, z0, unravel_like(x, theta), ts, n_steps), theta_flat, dL_dzs)
-    g_ts = fd_vjp(lambda x: integrate(f, z0, theta, x, n_steps), ts.copy(), dL_dzs)
-    return g_z0.reshape(z0.shape), unravel_like(g_theta, theta), g_ts
+    zs = integrate(f, z0, theta, ts, n_steps)
+
+    def pullback(dL_dzs):
+        g_z0 = fd_vjp(lambda x: integrate(f, x.reshape(z0.shape), theta, ts, n_steps), np.ravel(z0), dL_dzs)
+        g_theta = fd_vjp(lambda x: integrate(f, z0, unravel_like(x, theta), ts, n_steps), ravel_tree(theta),
+                         dL_dzs)
+        g_ts = fd_vjp(lambda x: integrate(f, z0, theta, x, n_steps), ts.copy(), dL_dzs)
+        return g_z0.reshape(z0.shape), g_theta, g_ts
+
+    return zs, pullback

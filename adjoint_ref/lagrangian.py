@@ -19,9 +19,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import as_n_steps
+from .validate import as_n_steps, problem as validated_problem
 from .adjoint import adjoint_gradients, augmented_dynamics
-from .api import _validated
 from .sensitivity import forward_sensitivities
 
 Path = namedtuple("Path", ["t", "z", "S"])
@@ -111,7 +110,7 @@ def forward_path(f, z0, theta, ts, n_steps):
     n_steps + 1 grid points (n_steps even, ≥ 4). z here is exactly RK4's z: augmenting the state
     with S does not change the arithmetic on z.
     """
-    z0, theta, ts, n_steps = _validated(f, z0, theta, ts, grid_steps(n_steps))
+    z0, theta, ts, n_steps = validated_problem(f, z0, theta, ts, grid_steps(n_steps))
     record = []
     forward_sensitivities(f, z0, theta, ts, n_steps, record)
     grid = [record[i * n_steps:(i + 1) * n_steps + 1] for i in range(len(ts) - 1)]

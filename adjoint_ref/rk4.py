@@ -6,9 +6,10 @@ Everything here is written with `autograd.numpy`, so autograd can backpropagate 
 """
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
-from ._checks import add_note, finite_state
+from .validate import add_note, check_finite_state
 
 
 def rk4_step(f, z, theta, t, h):
@@ -18,6 +19,25 @@ def rk4_step(f, z, theta, t, h):
     k3 = f(z + (h / 2) * k2, theta, t + h / 2)
     k4 = f(z + h * k3, theta, t + h)
     return z + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+@primitive
+def finite_state(z, t, which):
+    """z itself, once checked to be finite at time t of the `which` pass. When autograd
+    differentiates through it (backprop), the gradient dL/dz(t) flowing back is checked too, so
+    a NaN or overflow in backprop's backward pass is reported with its time."""
+    check_finite_state(z, t, which)
+    return z
+
+
+def _finite_state_vjp(ans, z, t, which):
+    def vjp(g):
+        check_finite_state(g, t, "backward", "the gradient dL/dz")
+        return g
+    return vjp
+
+
+defvjp(finite_state, _finite_state_vjp)
 
 
 def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record=None):

@@ -16,8 +16,8 @@ RK4 solution: its dL/dz0 and dL/dθ equal backprop's up to round-off.
 """
 import numpy as np
 
-from ._checks import ravel_tree, unravel_like
-from .adjoint import stage_vjp
+from . import tree
+from .fast_vjp import vjp_of
 from .rk4 import solve_interval
 
 
@@ -25,17 +25,17 @@ def sensitivity_dynamics(f, z_shape):
     """d/dt [z, S] = [f, ∂f/∂z S + [0, ∂f/∂θ]] for the flat state [z, S], S = [dz/dz0, dz/dθ].
 
     The Jacobian rows are n vector–Jacobian products e_k [∂f/∂z, ∂f/∂θ, ∂f/∂t] (n = size of z) from
-    one autograd trace of f per call (`adjoint.stage_vjp`, the adjoint's own stage).
+    one autograd trace of f per call (`fast_vjp.vjp_of`, the adjoint's own stage).
     """
     n = int(np.prod(z_shape))
-    f_and_vjp = stage_vjp(f)
+    vjp_of_f = vjp_of(f)
     basis = np.eye(n).reshape((n,) + tuple(z_shape))
 
     def ds_dt(s, theta, t):
-        dz_dt, vjp = f_and_vjp(s[:n].reshape(z_shape), theta, t)
-        rows = np.array([vjp(e) for e in basis])  # row k: e_k [∂f/∂z, ∂f/∂θ, ∂f/∂t], flat
-        dS_dt = rows[:, :n] @ s[n:].reshape(n, -1)
-        dS_dt[:, n:] += rows[:, n:-1]
+        dz_dt, pullback = vjp_of_f(s[:n].reshape(z_shape), theta, t)
+        rows = [pullback(e) for e in basis]  # row k: e_k ∂f/∂z, e_k ∂f/∂θ, e_k ∂f/∂t
+        dS_dt = np.array([np.ravel(row[0]) for row in rows]) @ s[n:].reshape(n, -1)
+        dS_dt[:, n:] += np.array([row[1] for row in rows]).reshape(n, -1)
         return np.concatenate([np.ravel(dz_dt), np.ravel(dS_dt)])
 
     return ds_dt
@@ -48,7 +48,7 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, record=None):
     If `record` is a list, (t, z, S) is appended to it at ts[0] and after every RK4 step.
     """
     n = z0.size
-    n_theta = ravel_tree(theta).size
+    n_theta = tree.size(theta)
     ds_dt = sensitivity_dynamics(f, z0.shape)
     s = np.concatenate([np.ravel(z0), np.ravel(np.eye(n, n + n_theta))])
     states, steps = [s], None if record is None else [(ts[0], s)]
@@ -61,21 +61,26 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, record=None):
     return states[:, :n], states[:, n:].reshape(len(ts), n, -1)
 
 
-def forward_sensitivity_gradients(f, z0, theta, ts, n_steps, dL_dzs):
-    """dL/dz0, dL/dθ and dL/dts from forward sensitivities: dL/dp = Σ_i ∂L/∂z(t_i) · S(t_i).
+def solve(f, z0, theta, ts, n_steps):
+    """The gradient method "forward_sensitivity": zs and S = [dz/dz0, dz/dθ] integrated forwards
+    together, and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat, dL/dts) that contracts ∂L/∂z(t_i) with S(t_i):
+    dL/dp = Σ_i ∂L/∂z(t_i) · S(t_i).
 
     Time gradients, from the same S (the convention of `adjoint.adjoint_gradients`):
       dL/dt_i = ∂L/∂z(t_i) · f(z(t_i), θ, t_i) for i ≥ 1;
       dL/dt_0 = −Σ_{i≥1} ∂L/∂z(t_i) · dz(t_i)/dz0 · f(z0, θ, t0) (placing z0 at a later t0 is, to
       first order, starting from z0 − f(z0, θ, t0) dt0 at the old t0).
-    Returns (dL_dz0, dL_dtheta, dL_dts); dL_dtheta has the container structure of θ.
     """
     zs, Ss = forward_sensitivities(f, z0, theta, ts, n_steps)
     n = z0.size
-    dL_dzs = np.reshape(dL_dzs, (len(ts), n))
-    g = np.einsum("in,inp->p", dL_dzs, Ss)
-    g_z0, g_theta = g[:n], g[n:]
-    dz_dts = [np.ravel(f(z.reshape(z0.shape), theta, t)) for z, t in zip(zs, ts)]
-    g_ts = np.array([-np.vdot(g_z0 - dL_dzs[0], dz_dts[0])] +
-                    [np.vdot(g, dz_dt) for g, dz_dt in zip(dL_dzs[1:], dz_dts[1:])])
-    return g_z0.reshape(z0.shape), unravel_like(g_theta, theta), g_ts
+    zs = zs.reshape((len(ts),) + z0.shape)
+
+    def pullback(dL_dzs):
+        dL_dzs = np.reshape(dL_dzs, (len(ts), n))
+        g = np.einsum("in,inp->p", dL_dzs, Ss)
+        dz_dts = [np.ravel(f(z, theta, t)) for z, t in zip(zs, ts)]
+        g_ts = np.array([-np.vdot(g[:n] - dL_dzs[0], dz_dts[0])] +
+                        [np.vdot(g_i, dz_dt) for g_i, dz_dt in zip(dL_dzs[1:], dz_dts[1:])])
+        return g[:n].reshape(z0.shape), g[n:], g_ts
+
+    return zs, pullback

@@ -11,7 +11,7 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.adjoint import adjoint_gradients
 from adjoint_ref.models import contracting_problem, default_problem
 from adjoint_ref.rk4 import integrate, step_states

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import default_problem
 from reference import relative
 

@@ -10,7 +10,7 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import default_problem, mlp_dynamics, mlp_init
 
 FD_TOL = 1e-8

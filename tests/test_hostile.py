@@ -12,7 +12,7 @@ import pytest
 from autograd import grad, make_vjp
 
 import adjoint_ref as ar
-from adjoint_ref import _checks
+from adjoint_ref import memory, tree
 from adjoint_ref.models import mlp_dynamics, mlp_init
 from adjoint_ref.rk4 import integrate
 from reference import relative, rk4_error_bound
@@ -24,7 +24,7 @@ METHODS = ("adjoint", "backprop", "finite_differences")
 def assert_same_gradients(a, b):
     assert a.loss == b.loss
     for q in ("z0", "theta", "ts"):
-        assert np.array_equal(_checks.ravel_tree(getattr(a, q)), _checks.ravel_tree(getattr(b, q))), q
+        assert np.array_equal(tree.ravel_tree(getattr(a, q)), tree.ravel_tree(getattr(b, q))), q
 
 
 # --- inputs that are converted: the same numbers as the float64 call, bit for bit -----------------
@@ -136,7 +136,7 @@ def test_f_that_modifies_its_arguments_is_refused_and_the_callers_arrays_survive
     z0 = np.array([1.0, 2.0])
     with pytest.raises(ValueError, match="f modified its argument z or theta in place"):
         call_gradients(f=f, z0=z0, theta=theta)
-    assert np.array_equal(z0, [1.0, 2.0]) and np.array_equal(_checks.ravel_tree(theta), [0.5])
+    assert np.array_equal(z0, [1.0, 2.0]) and np.array_equal(tree.ravel_tree(theta), [0.5])
 
 
 # --- f that raises: the same exception, with a note naming the time and the pass -----------------
@@ -191,7 +191,7 @@ def test_backprop_with_huge_n_steps_is_refused_early():
 def test_memory_limit_applies_only_when_backprop_records(monkeypatch):
     # 8 RK4 stages would need ≈ 8 × 7 kB; under a 10 kB limit backprop is refused, while the same
     # solve without differentiation (nothing recorded) and the adjoint still run.
-    monkeypatch.setattr(ar.api, "BACKPROP_MEMORY_LIMIT", 10_000)
+    monkeypatch.setattr(memory, "BACKPROP_MEMORY_LIMIT", 10_000)
     with pytest.raises(ValueError, match="too many for backprop"):
         call_gradients(n_steps=2, method="backprop")
     assert np.all(np.isfinite(call_odeint(n_steps=2, gradient="backprop")))
@@ -212,7 +212,7 @@ def recorded_bytes(f, z0, theta, n_steps):
 def test_memory_estimate_matches_what_autograd_records(size):
     # The leanest f (θ·z) records close to the estimate; an MLP records more, so the estimate is low.
     z0, n = np.ones(size), 20
-    estimate = _checks.estimated_backprop_bytes(z0, 1, n)
+    estimate = memory.estimated_backprop_bytes(z0, 1, n)
     assert 0.9 <= recorded_bytes(f_linear, z0, 0.5, n) / estimate <= 1.5
     assert recorded_bytes(mlp_dynamics, z0.reshape(-1, 2), mlp_init(2, 8), n) >= estimate
 

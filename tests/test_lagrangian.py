@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adjoint_ref import equations, figures, lagrangian as lg
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.api import METHODS
 from adjoint_ref.cli import main
 from adjoint_ref.models import default_problem

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from autograd import grad, make_jvp, make_vjp
 
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import mlp_dynamics, mlp_formula, mlp_init
 
 ROUND_OFF = 1e-13

@@ -26,7 +26,7 @@ from autograd import grad
 from hypothesis import given, strategies as st
 
 import adjoint_ref as ar
-from adjoint_ref._checks import ravel_tree
+from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import Problem, mlp_dynamics
 
 EPS = np.finfo(np.float64).eps

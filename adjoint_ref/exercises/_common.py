@@ -11,7 +11,7 @@ from collections import namedtuple
 import autograd.numpy as anp
 import numpy as np
 
-from ..check import relative_difference
+from ..metrics import relative_difference
 
 WRONG_SIGN = "wrong sign"
 TRANSPOSED = "transposed Jacobian"

@@ -1,52 +1,15 @@
-"""Input validation and the few container helpers every gradient method shares.
+"""Input validation: every argument a user passes is checked here, with an error that names it.
 
-Parameters θ may be any container autograd can flatten: an array, a scalar, or nested
-lists/tuples/dicts of those. The helpers below walk such a container in autograd's order
-(dict keys sorted), so a flat vector and its container always line up.
+Numbers become float64 arrays explicitly; anything that is not a real, finite number (a string,
+a complex number, NaN) is refused rather than converted. `problem` validates one call's
+(f, z0, θ, ts, n_steps) together, as `odeint`, `gradients` and the teaching modules need it.
 """
 import numbers
 
 import numpy as np
-from autograd.extend import defvjp, primitive
 from autograd.tracer import getval, isbox
 
-GRADIENT_METHODS = ("adjoint", "backprop")
-
-
-def leaves(tree):
-    """The arrays of a parameter container, in autograd's flattening order."""
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in leaves(item)]
-    if isinstance(tree, dict):
-        return [leaf for key in sorted(tree) for leaf in leaves(tree[key])]
-    return [tree]
-
-
-def ravel_tree(tree):
-    """Concatenate every leaf of `tree` into one float64 vector (plain NumPy, no tracing)."""
-    parts = [np.ravel(leaf) for leaf in leaves(tree)]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def unravel_like(flat, tree):
-    """Inverse of `ravel_tree`: cut `flat` into arrays shaped like the leaves of `tree`."""
-    pieces = iter(_split(flat, [np.shape(leaf) for leaf in leaves(tree)]))
-    return _rebuild(tree, pieces)
-
-
-def _split(flat, shapes):
-    sizes = [int(np.prod(shape)) for shape in shapes]
-    offsets = np.cumsum([0] + sizes)
-    return [np.reshape(flat[a:b], shape) for a, b, shape in zip(offsets[:-1], offsets[1:], shapes)]
-
-
-def _rebuild(tree, pieces):
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_rebuild(item, pieces) for item in tree)
-    if isinstance(tree, dict):
-        rebuilt = {key: _rebuild(tree[key], pieces) for key in sorted(tree)}
-        return {key: rebuilt[key] for key in tree}
-    return next(pieces)
+from .tree import leaves, ravel_tree, unravel_like, values
 
 
 def as_float_array(x, name):
@@ -157,7 +120,7 @@ def check_dynamics(f, z0, theta, t0):
     and leaves its arguments as they were (f gets copies, so the caller's arrays are safe)."""
     if not callable(f):
         raise TypeError(f"f must be callable as f(z, theta, t), got {type(f).__name__}")
-    z0, theta, t0 = getval(z0), _values(theta), float(getval(t0))
+    z0, theta, t0 = getval(z0), values(theta), float(getval(t0))
     z_arg, theta_arg = np.array(z0), unravel_like(ravel_tree(theta), theta)
     try:
         dz = f(z_arg, theta_arg, t0)
@@ -178,14 +141,6 @@ def check_dynamics(f, z0, theta, t0):
     check_finite_state(dz, t0, "forward", "f(z0, theta, t0)")
 
 
-def _values(theta):
-    if isinstance(theta, (list, tuple)):
-        return type(theta)(_values(item) for item in theta)
-    if isinstance(theta, dict):
-        return {key: _values(value) for key, value in theta.items()}
-    return getval(theta)
-
-
 def add_note(err, text):
     """Attach `text` to the exception `err` as a note (`BaseException.add_note` of Python ≥ 3.11,
     which prints it under the traceback; older versions keep it in `err.__notes__` only)."""
@@ -199,57 +154,23 @@ def check_finite_state(z, t, which, what="the state"):
                                  f"during the {which} pass")
 
 
-@primitive
-def finite_state(z, t, which):
-    """z itself, once checked to be finite at time t of the `which` pass. When autograd
-    differentiates through it (backprop), the gradient dL/dz(t) flowing back is checked too, so
-    a NaN or overflow in backprop's backward pass is reported with its time."""
-    check_finite_state(z, t, which)
-    return z
-
-
-def _finite_state_vjp(ans, z, t, which):
-    def vjp(g):
-        check_finite_state(g, t, "backward", "the gradient dL/dz")
-        return g
-    return vjp
-
-
-defvjp(finite_state, _finite_state_vjp)
-
-
 def check_finite_gradients(method, **grads):
     """Raise FloatingPointError if any gradient dL/d<name> returned by `method` is non-finite."""
     for name, grad in grads.items():
-        if not np.all(np.isfinite(ravel_tree(grad))):
+        if not np.all(np.isfinite(grad)):
             raise FloatingPointError(f"dL/d{name} became non-finite during the backward pass ({method})")
-
-
-RK4_STAGES = 4
-# Measured with tracemalloc (autograd 1.9.1, f = θ·z; tests/test_hostile.py checks it): recording one
-# RK4 stage for z0, θ and ts, as gradients(method="backprop") does, keeps about two arrays the size
-# of z and about 7 kB of autograd's own bookkeeping. f's intermediate arrays come on top (a tanh MLP
-# needs 3–5 times the estimate); recording for θ alone needs about half.
-TAPE_ARRAYS_PER_STAGE = 2
-TAPE_BYTES_PER_STAGE = 7000
-
-
-def estimated_backprop_bytes(z0, n_intervals, n_steps):
-    """Memory backprop needs to record the forward pass: stages × (2 z-sized arrays + bookkeeping)."""
-    stages = RK4_STAGES * n_steps * n_intervals
-    return stages * (TAPE_ARRAYS_PER_STAGE * 8 * int(np.size(getval(z0))) + TAPE_BYTES_PER_STAGE)
-
-
-def check_backprop_memory(z0, n_intervals, n_steps, limit):
-    """ValueError naming n_steps if backprop would record more than `limit` bytes (estimated)."""
-    need = estimated_backprop_bytes(z0, n_intervals, n_steps)
-    if need > limit:
-        raise ValueError(f"n_steps={n_steps} is too many for backprop: recording {n_intervals} interval(s) "
-                         f"of {n_steps} RK4 steps would need about {need / 2**30:.3g} GiB of memory, above "
-                         f"the limit of {limit / 2**30:.3g} GiB (adjoint_ref.api.BACKPROP_MEMORY_LIMIT). "
-                         "Use the adjoint, whose memory does not grow with n_steps, or fewer steps.")
 
 
 def is_traced(*args):
     """True if autograd is differentiating with respect to any of `args` (containers are searched)."""
     return any(isbox(leaf) for arg in args for leaf in leaves(arg))
+
+
+def problem(f, z0, theta, ts, n_steps):
+    """(z0, θ, ts, n_steps) validated together, with f called once at (z0, θ, ts[0]) to check it."""
+    z0 = as_float_array(z0, "z0")
+    theta = as_float_tree(theta)
+    ts = as_times(ts)
+    n_steps = as_n_steps(n_steps)
+    check_dynamics(f, z0, theta, getval(ts)[0])
+    return z0, theta, ts, n_steps
