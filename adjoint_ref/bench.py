@@ -181,8 +181,8 @@ def measured(rows, method, n_steps, field):
 
 
 def print_targets(rows, sizes, log=print):
-    """The issue's targets as ratios measured in this run (memory growth, adjoint vs backprop time)."""
-    # The issue's sizes: memory at 100 → 10000 steps, time at 1000 (with --quick: 10 → 100, time at 100).
+    """The headline ratios measured in this run (memory growth, adjoint vs backprop time)."""
+    # The sizes compared: memory at 100 → 10000 steps, time at 1000 (with --quick: 10 → 100, time at 100).
     small, mid, large = (sizes[-3], sizes[-2], sizes[-1]) if len(sizes) > 2 else (sizes[0], sizes[-1], sizes[-1])
     log("\nratios from this run (memory is deterministic; times vary with machine load):")
     for method in ("adjoint", "checkpointed", "discrete_adjoint", "backprop"):

@@ -126,8 +126,8 @@ def equation_rows(ev):
                  lg.dL_dtn(adjoint.lam, on_adjoint.f), reference["finite_differences"].ts[1:], tol),
         compared("dL/dt0", "−λ(t0⁺)·f(z0, θ, t0) vs FD dL/dt0  [adjoint λ]",
                  lg.dL_dt0(adjoint.lam, on_adjoint.f), dL_dt0_fd, tol),
-        compared("comment", "seed: dL/dt_N + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
-                 lg.seed_comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -dL_dt0_fd, tol),
+        compared("comment", "comment: dL/dt_N + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
+                 lg.comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -dL_dt0_fd, tol),
     ]
 
 
@@ -160,7 +160,7 @@ def run(args):
           f"{ROUND_OFF:g} for round-off\n")
     print_rows(rows)
     failed = [row for row in rows if row.residual > row.tol]
-    print("\nThe 'comment' row: the formula in the seed's comment thread gives −dL/dt0. It computes "
+    print("\nThe 'comment' row: the formula in the comment thread under the post gives −dL/dt0. It computes "
           "λ(t0)·f(z0, θ, t0),\nwhat L gains when z is read off later; moving t0 with z0 fixed shifts "
           "the solution the other way.")
     if failed:

@@ -5,7 +5,7 @@ grid times, so a quantity along the path is an array of shape (intervals, n_step
 interval's two ends are separate entries. That is what lets λ jump at an observation time: an
 integral over several intervals is the sum of the per-interval integrals, never one across a jump.
 
-Conventions. z, λ and f are flat vectors of n = size(z) numbers. λ is the seed's row vector:
+Conventions. z, λ and f are flat vectors of n = size(z) numbers. λ is the post's row vector:
 "λ ∂f/∂z" is the vector–Jacobian product, and "λ S" (S = dz/dθ, n × P) is a row of P numbers, one
 per parameter, so every term of eqs. (8)–(12) is a vector shaped like the flat θ.
 
@@ -200,7 +200,7 @@ def eq10_terms(dL_dzs, lam, lam_dot, S, lam_fz, lam_ftheta, t):
     Returns the three terms separately; their sum is dL/dθ for any λ. With observation times
     t_1 … t_N (dL_dzs[i] = ∂L/∂z(t_i), flat) the first term becomes
     Σ_i ∂L/∂z(t_i) S(t_i) − Σ_i [λS]_{t_{i-1}⁺}^{t_i⁻} = Σ_i [∂L/∂z(t_i) − λ(t_i⁻) + λ(t_i⁺)] S(t_i)
-    with λ(t_N⁺) = 0 and S(t0) = 0; for one interval it is the seed's bracket.
+    with λ(t_N⁺) = 0 and S(t0) = 0; for one interval it is the post's bracket.
     """
     bracket = row_times(dL_dzs, at_observation_times(S)).sum(axis=0) - boundary(row_times(lam, S))
     return bracket, integral(row_times(lam_dot + lam_fz, S), t), integral(lam_ftheta, t)
@@ -229,7 +229,7 @@ def eq12_gradient(lam_ftheta, t):
 def dL_dtn(lam, f):
     """dL/dt_i = [λ(t_i⁻) − λ(t_i⁺)] · f(z(t_i), θ, t_i) for i = 1 … N, with λ(t_N⁺) = 0.
 
-    For the adjoint λ the jump is ∂L/∂z(t_i); for one interval this is the seed comment's
+    For the adjoint λ the jump is ∂L/∂z(t_i); for one interval this is the comment's
     dL/dt1 = λ(t1) · f(z(t1), θ, t1): moving t_i moves the point where z is observed.
     """
     after = np.concatenate([lam[1:, 0], np.zeros_like(lam[:1, 0])])
@@ -246,8 +246,8 @@ def dL_dt0(lam, f):
     return -np.vdot(lam[0, 0], f[0, 0])
 
 
-def seed_comment_dL_dt0(lam, f, lam_ft, t):
-    """The formula in the seed's comment thread: dL/dt_N + ∫_{t_N}^{t0} λ ∂f/∂t dt (with jumps).
+def comment_dL_dt0(lam, f, lam_ft, t):
+    """The formula in the comment thread under the post: dL/dt_N + ∫_{t_N}^{t0} λ ∂f/∂t dt (with jumps).
 
     With several observation times dL/dt_N becomes Σ_{i ≥ 1} dL/dt_i (`dL_dtn`). Along each
     interval d(λ·f)/dt = λ ∂f/∂t, so this is g(t0) for g(t) = λ(t⁺)·f(z(t), θ, t): +λ(t0⁺)·f(z0, θ, t0).

@@ -1,7 +1,7 @@
 """Problems to run the methods on: a tanh-MLP Neural ODE, the built-in default problem, and the
 damped-pendulum spiral that `adjoint-ref train` fits.
 
-Dynamics follow the seed's argument order f(z, θ, t) and are written with autograd.numpy.
+Dynamics follow the post's argument order f(z, θ, t) and are written with autograd.numpy.
 """
 from collections import namedtuple
 

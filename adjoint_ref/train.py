@@ -1,4 +1,4 @@
-"""`adjoint-ref train`: fit a Neural ODE to a spiral with adjoint gradients — the seed's step 4,
+"""`adjoint-ref train`: fit a Neural ODE to a spiral with adjoint gradients — the post's step 4,
 "use the gradient to update the network parameters θ", made into a loop.
 
 The data are a damped pendulum observed at many times (`models.spiral_data`); the learner is an

@@ -55,7 +55,7 @@ def links_to_tests(text):
     return [(label, target) for label, target in links(text) if target.startswith("../tests/")]
 
 
-def test_the_seeds_twelve_equations_are_all_tagged():
+def test_the_posts_twelve_equations_are_all_tagged():
     tags = {tag for section in sections() for tag in TAG.findall(section)}
     assert {str(k) for k in range(1, 13)} <= tags
 

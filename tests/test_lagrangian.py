@@ -152,7 +152,7 @@ def test_eq10_with_zero_lambda_is_the_forward_sensitivity_gradient(ev):
     assert size(terms[1]) == size(terms[2]) == 0
 
 
-def test_eq10_on_one_interval_is_the_seeds_bracket():
+def test_eq10_on_one_interval_is_the_posts_bracket():
     p = default_problem(hidden=4, batch=0, seed=1, n_times=2)
     path = lg.forward_path(p.f, p.z0, p.theta, p.ts, N_STEPS)
     lam = lg.smooth_multiplier(path.t, p.z0.size, seed=0)
@@ -160,8 +160,8 @@ def test_eq10_on_one_interval_is_the_seeds_bracket():
     dL_dzs = np.stack([np.zeros(2), dL_dz1])
     products = lg.along_path(p.f, p.theta, path, lam.lam, p.z0.shape)
     bracket = lg.eq10_terms(dL_dzs, lam.lam, lam.lam_dot, path.S, products.lam_fz, products.lam_ftheta, path.t)[0]
-    seed_bracket = (dL_dz1 - lam.lam[0, -1]) @ path.S[0, -1]  # [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ
-    assert np.allclose(bracket, seed_bracket, rtol=ROUND_OFF, atol=ROUND_OFF * np.max(np.abs(seed_bracket)))
+    posts_bracket = (dL_dz1 - lam.lam[0, -1]) @ path.S[0, -1]  # [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ
+    assert np.allclose(bracket, posts_bracket, rtol=ROUND_OFF, atol=ROUND_OFF * np.max(np.abs(posts_bracket)))
 
 
 def test_eq11_the_adjoint_removes_the_terms_with_dz_dtheta(ev, tol):
@@ -182,13 +182,13 @@ def test_eq12_equals_every_gradient_method(ev, tol, method):
     assert relative(lg.eq12_gradient(ev.on_adjoint.lam_ftheta, ev.path.t), ev.reference[method].theta) < tol
 
 
-def test_time_gradients_and_the_seed_comments_sign(ev, tol):
+def test_time_gradients_and_the_comment_formulas_sign(ev, tol):
     lam, p = ev.adjoint.lam, ev.on_adjoint
     fd = ev.reference["finite_differences"].ts
     assert relative(lg.dL_dtn(lam, p.f), fd[1:]) < tol
     assert relative(lg.dL_dt0(lam, p.f), fd[0]) < tol
     # The comment's formula, dL/dt_N + ∫_{t_N}^{t_0} λ ∂f/∂t dt, gives the opposite sign.
-    assert relative(lg.seed_comment_dL_dt0(lam, p.f, p.lam_ft, ev.path.t), -fd[0]) < tol
+    assert relative(lg.comment_dL_dt0(lam, p.f, p.lam_ft, ev.path.t), -fd[0]) < tol
 
 
 def test_decreasing_times_every_row_within_tolerance():
