@@ -5,7 +5,8 @@
     g = ar.gradients(loss, f, z0, theta, ts, n_steps=20, method="adjoint")
     g.loss, g.z0, g.theta, g.ts
 """
+from .adjoint import AdjointDriftWarning
 from .api import Gradients, gradients, odeint
 
-__all__ = ["Gradients", "gradients", "odeint"]
+__all__ = ["AdjointDriftWarning", "Gradients", "gradients", "odeint"]
 __version__ = "0.1.0"

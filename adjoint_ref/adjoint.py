@@ -13,11 +13,53 @@ times is stored, so memory does not grow with the number of steps. For strongly 
 dynamics that backward z is wrong (round-off grows like e^{kT}); with `checkpoints` the backward
 pass instead re-integrates z forwards from checkpoints and carries only [λ, a_θ, a_t].
 """
+import math
+import warnings
+
 import numpy as np
 
 from . import tree
 from .fast_vjp import vjp_of
 from .rk4 import integrate, solve_interval, step_states
+
+
+class AdjointDriftWarning(RuntimeWarning):
+    """The plain adjoint's backward z left the forward z: its gradient is not to be trusted.
+
+    Attributes: `t` (the observation time where the drift was measured), `drift` (relative),
+    `threshold` (the level it exceeded)."""
+
+    def __init__(self, t, drift, threshold, rerun=None):
+        self.t, self.drift, self.threshold = t, drift, threshold
+        remedy = (f"checkpoints='auto': ran the backward pass again with checkpoints={rerun}" if rerun else
+                  "the gradient may be wrong. Recompute z forwards instead of backwards: checkpoints=K "
+                  "(or checkpoints='auto'), or method='discrete_adjoint'")
+        super().__init__(f"the adjoint's backward z drifted from the stored forward z: relative drift "
+                         f"{drift:.2g} at t={t:.6g}, above {threshold:.2g} (what RK4's error at this step "
+                         f"size allows); {remedy}.")
+
+
+DRIFT_FLOOR = 1e-10  # round-off: a few hundred operations on float64, relative to ‖z‖
+
+
+def drift_threshold(z, dz_dt, h):
+    """The largest relative drift ‖z_back − z‖ / ‖z‖ a sound backward solve can show at a step h.
+
+    Forwards and backwards, RK4 errs by about ω T (ω h)⁴ / 120 relative to ‖z‖ over a span T, with ω
+    the rate of the flow; the round trip doubles it. The threshold is (ω h)⁴, with ω estimated from
+    a stored state and its rate dz_dt = f(z, θ, t) as ‖dz_dt‖ / ‖z‖: for ω T up to ~20 that leaves a
+    margin of 3× or more over a sound solve, while a backward z that amplifies round-off or error
+    exponentially overshoots it by orders of magnitude. Never below DRIFT_FLOOR.
+    """
+    omega = float(np.linalg.norm(dz_dt)) / max(float(np.linalg.norm(z)), 1e-300)
+    return max((omega * abs(h)) ** 4, DRIFT_FLOOR)
+
+
+def relative_drift(z_back, z):
+    """‖z_back − z‖ / ‖z‖: how far the backward pass's z ended from the stored forward z."""
+    scale = float(np.linalg.norm(z))
+    gap = float(np.linalg.norm(np.ravel(z_back) - np.ravel(z)))
+    return gap / scale if scale > 0 else gap
 
 
 def augmented_dynamics(f, z_shape):
@@ -101,7 +143,7 @@ def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, 
     return s, z_start
 
 
-def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None):
+def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None, drift=None):
     """Eqs. (11)–(12): dL/dz0, dL/dθ (flat) and dL/dts by solving the adjoint system from ts[-1] to ts[0].
 
     zs are the forward states at the observation times, dL_dzs = ∂L/∂zs (same shape).
@@ -117,22 +159,44 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
 
     checkpoints=None integrates z backwards with λ ("backsolve"): no memory, but for strongly
     contracting dynamics the backward z drifts off the forward one like e^{kT} and the gradient
-    is wrong. checkpoints=K instead re-integrates z forwards from K checkpoints per observation
-    interval (memory O(K + n_steps/K); see `_checkpointed`).
+    is wrong. So at every observation time the backward z is compared with the stored forward z
+    (free: both are at hand), and an `AdjointDriftWarning` is issued when the relative drift exceeds
+    `drift_threshold`. checkpoints=K instead re-integrates z forwards from K checkpoints per
+    observation interval (memory O(K + n_steps/K); see `_checkpointed`); checkpoints="auto" runs the
+    backsolve and, if it drifted, runs again with K = ⌈√n_steps⌉ and says so.
+    If `drift` is a list, (t_i, relative drift, threshold) is appended for every interval (backsolve only).
     """
+    if checkpoints == "auto":
+        steps = None if record is None else []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AdjointDriftWarning)
+            result = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, steps, None, drift)
+        if not any(issubclass(w.category, AdjointDriftWarning) for w in caught):
+            if record is not None:
+                record.extend(steps)
+            return result
+        k, first = math.ceil(math.sqrt(n_steps)), caught[0].message
+        warnings.warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k), stacklevel=2)
+        return adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, k)
     n = zs[0].size
     dL_dts = np.zeros(len(ts))
-    dL_dts[-1] = np.vdot(dL_dzs[-1], f(zs[-1], theta, ts[-1]))
+    f_end = f(zs[-1], theta, ts[-1])  # f at the right end of the interval being solved
+    dL_dts[-1] = np.vdot(dL_dzs[-1], f_end)
     s = np.concatenate([np.ravel(dL_dzs[-1]), np.zeros(tree.size(theta)), [-dL_dts[-1]]])  # λ(t_N), a_θ, a_t
     steps = None if record is None else [(ts[-1], zs[-1], s)]
     for i in range(len(ts) - 1, 0, -1):
         if checkpoints is None:
-            s, _ = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps)
+            s, z_back = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps)
+            f_start = f(zs[i - 1], theta, ts[i - 1])
+            threshold = max(drift_threshold(zs[i], f_end, (ts[i] - ts[i - 1]) / n_steps),
+                            drift_threshold(zs[i - 1], f_start, (ts[i] - ts[i - 1]) / n_steps))
+            _check_drift(z_back, zs[i - 1], ts[i - 1], threshold, drift)
         else:
             s, _ = _checkpointed(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, checkpoints)
-        s = s.copy()
+            f_start = f(zs[i - 1], theta, ts[i - 1]) if i - 1 > 0 else None
+        s, f_end = s.copy(), f_start
         if i - 1 > 0:  # the jump of a_t at an intermediate observation time
-            dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f(zs[i - 1], theta, ts[i - 1]))
+            dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f_start)
             s[-1] -= dL_dts[i - 1]
         s[:n] += np.ravel(dL_dzs[i - 1])  # the jump of λ: λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i)
         if steps is not None:
@@ -141,6 +205,16 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
         record.extend((t, z, state[:n].reshape(zs[0].shape), state[n:-1], state[-1]) for t, z, state in steps)
     dL_dts[0] = s[-1]
     return s[:n].reshape(zs[0].shape), s[n:-1], dL_dts
+
+
+def _check_drift(z_back, z, t, threshold, drift):
+    """Compare the backward z with the stored forward z at time t; warn if the relative drift exceeds
+    `threshold` (from `drift_threshold` at both ends of the interval)."""
+    gap = relative_drift(z_back, z)
+    if drift is not None:
+        drift.append((float(t), gap, threshold))
+    if not gap <= threshold:
+        warnings.warn(AdjointDriftWarning(float(t), gap, threshold), stacklevel=4)
 
 
 def solve(f, z0, theta, ts, n_steps, checkpoints=None):

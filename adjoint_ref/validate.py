@@ -83,8 +83,11 @@ def as_n_steps(n_steps):
 
 
 def as_checkpoints(checkpoints):
-    """None (the adjoint integrates z backwards) or the positive number of checkpoints per interval."""
-    return None if checkpoints is None else positive_int(checkpoints, "checkpoints")
+    """None (the adjoint integrates z backwards), "auto" (checkpoints only if that drifts) or the
+    positive number of checkpoints per interval."""
+    if checkpoints is None or (isinstance(checkpoints, str) and checkpoints == "auto"):
+        return checkpoints
+    return positive_int(checkpoints, "checkpoints")
 
 
 def positive_int(value, name):

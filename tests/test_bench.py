@@ -16,8 +16,9 @@ Z, P = 8, 3 * 2 + 3 + 3 + 3 * 2 + 2  # sizes of z0 (4 × 2) and θ (2-3-2 MLP: W
 # f evaluations = 1 (input check) + 4NM (forward pass) + what the backward pass adds; VJPs = evaluations
 # that autograd records to reverse. Derived from the algorithms, not measured:
 EXPECTED = {
-    # + 1 + (M − 1) for dL/dts at the observation times, + 4NM recorded stages
-    ("adjoint", None): (1 + 4 * N * M + M + 4 * N * M, 4 * N * M),
+    # + 1 + (M − 1) for dL/dts at the observation times, + 1 at t0 (the drift check's rate at the
+    # start of the first interval), + 4NM recorded stages
+    ("adjoint", None): (1 + 4 * N * M + M + 1 + 4 * N * M, 4 * N * M),
     # + the checkpoint sweep (4 of 6 steps) and the half-step recompute (2N steps) per interval
     ("adjoint", K): (1 + 4 * N * M + M + M * (4 * 4 + 4 * 2 * N) + 4 * N * M, 4 * N * M),
     # + the step states recomputed per interval (4NM), + 4NM recorded stages

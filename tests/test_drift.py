@@ -1,0 +1,107 @@
+"""The plain adjoint says when its backward z is wrong (AdjointDriftWarning), and only then.
+
+Every test in the suite runs with the warning turned into an error (setup.cfg), so the smooth
+problems all over the suite (the default MLP, the pendulum, the closed forms, the hypothesis cases)
+are the "stays quiet" half of this test; the cases below are the other half, each checked against
+the discrete adjoint (the exact gradient of the same RK4 solution) to show the gradient really is off.
+"""
+import warnings
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+
+import adjoint_ref as ar
+from adjoint_ref.adjoint import adjoint_gradients, drift_threshold
+from adjoint_ref.models import contracting_problem, default_problem, linear_dynamics
+from adjoint_ref.rk4 import integrate
+from adjoint_ref.tree import ravel_tree
+from reference import relative
+
+
+def lorenz(z, theta, t):
+    """Lorenz's system with θ = (σ, ρ, β)."""
+    x, y, w = z[0], z[1], z[2]
+    return anp.stack([theta[0] * (y - x), x * (theta[1] - w) - y, x * y - theta[2] * w])
+
+
+def lorenz_case(n_steps):
+    return (lambda zs: anp.sum(zs[-1] ** 2), lorenz, np.ones(3), np.array([10.0, 28.0, 8 / 3]),
+            np.array([0.0, 2.0]), n_steps)
+
+
+def stiff_case(n_steps):
+    rotation = np.array([[np.cos(0.6), -np.sin(0.6)], [np.sin(0.6), np.cos(0.6)]])
+    A = rotation @ np.diag([-1.0, -80.0]) @ rotation.T
+    return (lambda zs: anp.dot(np.array([1.0, -2.0]), zs[-1]), linear_dynamics, np.array([1.0, 0.5]), A,
+            np.array([0.0, 1.0]), n_steps)
+
+
+def contracting_case(n_steps):
+    p = contracting_problem()
+    return p.loss, p.f, p.z0, p.theta, p.ts, n_steps
+
+
+CASES = {"lorenz-400": lorenz_case(400), "stiff-100": stiff_case(100),
+         "contracting-200": contracting_case(200)}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_drift_is_reported_where_the_gradient_is_wrong(name):
+    loss, f, z0, theta, ts, n = CASES[name]
+    with pytest.warns(ar.AdjointDriftWarning) as caught:
+        g = ar.gradients(loss, f, z0, theta, ts, n)
+    exact = ar.gradients(loss, f, z0, theta, ts, n, "discrete_adjoint")
+    warning = caught[0].message
+    assert warning.drift > warning.threshold and warning.t == ts[0]
+    assert "checkpoints" in str(warning) and "discrete_adjoint" in str(warning)
+    assert relative(g.theta, exact.theta) > 1e-4  # a real error, far above the O(h⁴) gap of a sound solve
+
+
+@pytest.mark.parametrize("name", ["stiff-100", "contracting-200"])
+def test_auto_checkpoints_rerun_and_fix_it(name):
+    loss, f, z0, theta, ts, n = CASES[name]
+    with pytest.warns(ar.AdjointDriftWarning, match="checkpoints='auto': ran the backward pass again"):
+        g = ar.gradients(loss, f, z0, theta, ts, n, checkpoints="auto")
+    exact = ar.gradients(loss, f, z0, theta, ts, n, "discrete_adjoint")
+    assert relative(g.theta, exact.theta) < 1e-6
+
+
+def test_auto_checkpoints_change_nothing_on_a_smooth_problem():
+    p = default_problem(hidden=4)
+    plain = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 6)
+    auto = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 6, checkpoints="auto")
+    for q in ("z0", "theta", "ts"):
+        assert np.array_equal(ravel_tree(getattr(plain, q)), ravel_tree(getattr(auto, q)))
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 10])
+def test_smooth_problems_stay_far_below_the_threshold(n_steps):
+    # The margin, not just the absence of a warning: a sound backsolve drifts by RK4's round-trip
+    # error, at least 10x below the threshold even at one step per interval on [0, 4].
+    for p in (default_problem(hidden=16), default_problem(batch=0, t1=4.0)):
+        zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
+        drift = []
+        adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, np.ones_like(zs), drift=drift)
+        assert len(drift) == len(p.ts) - 1
+        assert all(gap < threshold / 10 for _, gap, threshold in drift), drift
+
+
+def test_the_threshold_is_the_fourth_power_of_rate_times_step():
+    z, dz = np.array([3.0, 4.0]), np.array([0.0, 10.0])  # ω = ‖f‖/‖z‖ = 2
+    assert drift_threshold(z, dz, 0.05) == pytest.approx(0.1 ** 4)
+    assert drift_threshold(z, 0 * dz, 0.05) == pytest.approx(1e-10)  # the round-off floor
+
+
+def test_odeint_reports_drift_too():
+    p = contracting_problem()
+    with pytest.warns(ar.AdjointDriftWarning):
+        grad(lambda A: p.loss(ar.odeint(p.f, p.z0, A, p.ts, 100)))(p.theta)
+
+
+def test_the_warning_can_be_silenced_by_the_user():
+    p = contracting_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ar.AdjointDriftWarning)
+        ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 100)
