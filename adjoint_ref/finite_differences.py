@@ -1,27 +1,54 @@
 """Central finite differences of the forward pass: the gradient check that trusts no autodiff.
 
-For every scalar p of z0, θ and ts, dzs/dp ≈ (zs(p + δ) − zs(p − δ)) / 2δ, with
-δ = ε^(1/3)·max(1, |p|) (ε the float64 machine epsilon). The truncation error is O(δ²) and the
-round-off O(ε/δ); this step balances the two at roughly ε^(2/3) ≈ 4e-11 relative to the scale of zs.
+For every scalar p of z0, θ and ts, dzs/dp ≈ (zs(p + δ) − zs(p − δ)) / 2δ. The truncation error
+is O(δ²) relative to the scale s on which zs varies with p, the round-off O(ε/δ); the step
+δ = ε^(1/3)·s balances the two at about ε^(2/3) ≈ 4e-11. The scale s is read off the inputs:
+
+- z0 and each leaf of θ: s = max(|p|, rms of its array), so tiny or huge parameters get steps to match
+  (1 when the whole array is zero);
+- an observation time t_i: zs curves in t_i on the time scale of the dynamics, taken as 1 (as the
+  classic rule max(1, |p|) does), but t_i can only be moved in steps of ε|t_i|, and the solver's stage
+  times carry the same absolute rounding, noise of relative size ε|t_i| on zs. The step
+  δ = (ε · max(|t_i|, 1))^(1/3) balances that noise against the truncation error (ε^(1/3) for times
+  near 0; 7e-3 for Unix-second times near 1.7e9, where max(1, |t|)·ε^(1/3) would be 1e4, far past
+  the neighbouring times). It is capped at a quarter of the spacing of ts around t_i, so the
+  perturbed times stay in order.
 """
 import numpy as np
 
-from .tree import ravel_tree, unravel_like
 from .rk4 import integrate
+from .tree import leaves, ravel_tree, unravel_like
 
-STEP = np.finfo(np.float64).eps ** (1 / 3)
+EPS = np.finfo(np.float64).eps
+STEP = EPS ** (1 / 3)
 
 
-def fd_vjp(fun, x, g):
-    """g · d fun/dx at the flat point x, by central differences: two calls of fun per component."""
+def fd_vjp(fun, x, g, steps=None):
+    """g · d fun/dx at the flat point x, by central differences: two calls of fun per component.
+
+    `steps` holds δ for each component (default `value_steps(x)`)."""
+    steps = value_steps(x) if steps is None else steps
     out = np.zeros(x.size)
     for i in range(x.size):
         up, down = x.copy(), x.copy()
-        delta = STEP * max(1.0, abs(x[i]))
-        up[i] += delta
-        down[i] -= delta
+        up[i] += steps[i]
+        down[i] -= steps[i]
         out[i] = np.vdot(g, fun(up) - fun(down)) / (up[i] - down[i])
     return out
+
+
+def value_steps(x):
+    """δ = ε^(1/3) · max(|x_i|, rms(x)) for the entries of one array (rms 0 counts as 1)."""
+    x = np.ravel(x)
+    rms = float(np.sqrt(np.mean(x ** 2))) if x.size else 0.0
+    return STEP * np.maximum(np.abs(x), rms if rms > 0 else 1.0)
+
+
+def time_steps(ts):
+    """δ_i = min((ε · max(|t_i|, 1))^(1/3), s_i / 4), s_i the shorter of the two intervals around t_i."""
+    spacing = np.abs(np.diff(ts))
+    s = np.minimum(np.concatenate([spacing[:1], spacing]), np.concatenate([spacing, spacing[-1:]]))
+    return np.minimum(np.cbrt(EPS * np.maximum(np.abs(ts), 1.0)), s / 4)
 
 
 def solve(f, z0, theta, ts, n_steps):
@@ -31,12 +58,13 @@ def solve(f, z0, theta, ts, n_steps):
     Costs 2·(size of z0 + size of θ + len(ts)) forward solves.
     """
     zs = integrate(f, z0, theta, ts, n_steps)
+    theta_steps = np.concatenate([value_steps(leaf) for leaf in leaves(theta)] or [np.zeros(0)])
 
     def pullback(dL_dzs):
         g_z0 = fd_vjp(lambda x: integrate(f, x.reshape(z0.shape), theta, ts, n_steps), np.ravel(z0), dL_dzs)
         g_theta = fd_vjp(lambda x: integrate(f, z0, unravel_like(x, theta), ts, n_steps), ravel_tree(theta),
-                         dL_dzs)
-        g_ts = fd_vjp(lambda x: integrate(f, z0, theta, x, n_steps), ts.copy(), dL_dzs)
+                         dL_dzs, theta_steps)
+        g_ts = fd_vjp(lambda x: integrate(f, z0, theta, x, n_steps), ts.copy(), dL_dzs, time_steps(ts))
         return g_z0.reshape(z0.shape), g_theta, g_ts
 
     return zs, pullback
