@@ -6,6 +6,7 @@ resulting import graph, layer by layer.
 """
 import ast
 import os
+import re
 
 import pytest
 
@@ -151,6 +152,14 @@ def test_package_imports_are_at_module_level():
     assert not IN_FUNCTIONS, IN_FUNCTIONS
 
 
+def test_readme_layout_table_matches_the_imports():
+    with open(os.path.join(os.path.dirname(ROOT), "README.md"), encoding="utf-8") as handle:
+        section = handle.read().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([^|`]+) \| `([^`]+)` \| [^\n]* \| ([^|]*) \|$", section, re.M)
+    table = {name.removesuffix(".py"): (layer, set(re.findall(r"`([^`]+)`", imports))) for layer, name, imports in rows}
+    assert table == {name: (layer_of(f"{PACKAGE}.{name.rstrip('/')}"), imports) for name, imports in unit_edges().items()}
+
+
 def unit(module):
     """The top-level module or subpackage (with a trailing /) a module belongs to, as LAYERS names it."""
     parts = module.split(".")
@@ -160,11 +169,17 @@ def unit(module):
     return parts[1] + "/" * is_subpackage
 
 
-def print_graph():
-    """Each layer's modules and subpackages with what they import from the package, top layer first."""
+def unit_edges():
+    """{top-level module or subpackage: the others it imports}."""
     edges = {}
     for module, targets in GRAPH.items():
         edges.setdefault(unit(module), set()).update(unit(t) for t in targets if unit(t) != unit(module))
+    return edges
+
+
+def print_graph():
+    """Each layer's modules and subpackages with what they import from the package, top layer first."""
+    edges = unit_edges()
     for layer in LAYERS:
         print(f"{layer}:")
         for name in sorted(u for u in edges if layer_of(f"{PACKAGE}.{u.rstrip('/')}") == layer):
