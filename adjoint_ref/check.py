@@ -32,4 +32,3 @@ def compare(problem, n_steps, repeat=1):
     diffs = {(q, pair): relative_difference(getattr(results[pair[0]], q), getattr(results[pair[1]], q))
              for q in ("z0", "theta", "ts") for pair in PAIRS}
     return diffs, times
-

@@ -49,6 +49,7 @@ def add_arguments(parser):
     parser.add_argument("--out", default="train_out",
                         help="folder for spiral_fit.png and theta.npz (default train_out/)")
 
+
 def run(args):
     """Train, print the loss before and after, and write spiral_fit.png and theta.npz to --out."""
     result = train.fit(**{name: getattr(args, name) for name in FIT})

@@ -131,4 +131,3 @@ def check(number, path, seed=0):
     else:
         print(f"{passed} of {len(cases)} cases pass; the hints are in derivation/exercises.md, exercise {number}")
     return 0 if passed == len(cases) else 1
-
