@@ -1,4 +1,4 @@
-"""`adjoint-ref bench`: time, memory, f evaluations and VJPs of one gradient, per method and step count.
+"""Time, memory, f evaluations and VJPs of one gradient, per method and step count.
 
 The problem is the default tanh-MLP Neural ODE on one observation interval [0, 1] (so n_steps is the
 total number of RK4 steps). For each method and n_steps it measures, in separate runs of one gradient:
@@ -180,16 +180,17 @@ def measured(rows, method, n_steps, field):
     return None
 
 
-def print_targets(rows, sizes, log=print):
-    """The headline ratios measured in this run (memory growth, adjoint vs backprop time)."""
+def ratio_lines(rows, sizes):
+    """The headline ratios of `rows` (memory growth, adjoint vs backprop time) as lines of text."""
     # The sizes compared: memory at 100 → 10000 steps, time at 1000 (with --quick: 10 → 100, time at 100).
     small, mid, large = (sizes[-3], sizes[-2], sizes[-1]) if len(sizes) > 2 else (sizes[0], sizes[-1], sizes[-1])
-    log("\nratios from this run (memory is deterministic; times vary with machine load):")
-    for method in ("adjoint", "checkpointed", "discrete_adjoint", "backprop"):
-        log(f"  {method:<17} peak memory at {large} steps / at {small} steps: "
-            f"{measured(rows, method, large, 'peak_bytes') / measured(rows, method, small, 'peak_bytes'):8.2f}")
-    log(f"  adjoint time / backprop time at {mid} steps: "
-        f"{measured(rows, 'adjoint', mid, 'seconds') / measured(rows, 'backprop', mid, 'seconds'):.2f}")
+    lines = ["ratios from this run (memory is deterministic; times vary with machine load):"]
+    for method in ALWAYS:
+        growth = measured(rows, method, large, "peak_bytes") / measured(rows, method, small, "peak_bytes")
+        lines.append(f"  {method:<17} peak memory at {large} steps / at {small} steps: {growth:8.2f}")
+    speed = measured(rows, "adjoint", mid, "seconds") / measured(rows, "backprop", mid, "seconds")
+    lines.append(f"  adjoint time / backprop time at {mid} steps: {speed:.2f}")
+    return lines
 
 
 def stage_calls(problem, t=0.5, seed=0):
@@ -205,35 +206,6 @@ def stage_calls(problem, t=0.5, seed=0):
             "backward stage, f with hand-written VJP (mlp_dynamics)": lambda: by_hand(s, theta, t)}
 
 
-def print_stages(quick, log=print):
-    """Print the CPU microseconds per call of each entry of `stage_calls` on the default problem."""
-    problem = default_problem()
-    times = cpu_seconds(stage_calls(problem), number=20 if quick else 200, rounds=3 if quick else 20)
-    log(f"backward stage on the default problem (z0 {problem.z0.shape}, "
-        f"{ravel_tree(problem.theta).size} parameters), CPU µs per call, best of interleaved rounds:")
-    for name, seconds in times.items():
-        log(f"  {name:<60}{seconds * 1e6:>9.1f} µs")
-
-
-def run(args):
-    """Run the benchmark described by `args`; return the exit status."""
-    print_stages(args.quick)
-    if args.stages:
-        return 0
-    sizes = QUICK_SIZES if args.quick else SIZES
-    p = bench_problem()
-    print(f"\none gradient of the default problem on [0, 1] (z0 {p.z0.shape}, {ravel_tree(p.theta).size} "
-          f"parameters) per method and number of RK4 steps; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
-          f"({', '.join(str(checkpoints_for(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
-          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
-          f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
-    rows = measure(args.quick)
-    print(HEADER)
-    for row in rows:
-        print(format_row(row))
-    print_targets(rows, sizes)
-    out = args.out or (None if args.quick else "figures")
-    if out is not None:
-        from . import figures
-        figures.render(["memory_vs_steps.png"], out=out, quick=args.quick)
-    return 0
+def stage_times(problem, quick):
+    """{name: CPU seconds per call} for each entry of `stage_calls(problem)`, best of interleaved rounds."""
+    return cpu_seconds(stage_calls(problem), number=20 if quick else 200, rounds=3 if quick else 20)

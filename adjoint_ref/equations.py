@@ -1,6 +1,6 @@
-"""`adjoint-ref equations`: the derivation's equations checked one by one, with numbers.
+"""The derivation's equations checked one by one, with numbers (what `adjoint-ref equations` prints).
 
-On the default problem (`models.default_problem`) each row evaluates one equation of
+On a problem (the command uses `models.default_problem`) each row evaluates one equation of
 `lagrangian` and compares its two sides, or, for a quantity that must vanish, its size against
 the scale of the terms it comes from. λ is either an arbitrary smooth function (eqs. 4–10 hold
 for any λ) or the adjoint of eq. (11).
@@ -10,7 +10,6 @@ order 4: each errs by a constant ≤ 1 times (ω h)⁴ relative to the size of w
 h is the RK4 step and ω = 3 the fastest rate in the problem (the arbitrary λ's highest frequency;
 the MLP's rates are of order 1). Rows that hold exactly in exact arithmetic get ROUND_OFF.
 """
-import sys
 import unicodedata
 from collections import namedtuple
 
@@ -22,7 +21,6 @@ from .tree import ravel_tree
 from .api import gradients
 from .methods import METHODS
 from .metrics import relative_difference
-from .models import default_problem
 
 RATE = 3.0
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin
@@ -136,35 +134,11 @@ def _padded(text, width):
     return text + " " * (width - sum(not unicodedata.combining(c) for c in text))
 
 
-def print_rows(rows):
-    """The table: equation, what is compared, the two sides, residual, tolerance, ok/FAIL."""
-    print(f"{'eq.':<9}{'compared':<76}{'side a':>11}{'side b':>11}{'residual':>10}{'tol':>9}")
+def table(rows):
+    """The rows as a text table: equation, what is compared, the two sides, residual, tolerance, ok/FAIL."""
+    lines = [f"{'eq.':<9}{'compared':<76}{'side a':>11}{'side b':>11}{'residual':>10}{'tol':>9}"]
     for row in rows:
         verdict = "ok" if row.residual <= row.tol else "FAIL"
-        print(f"{row.equation:<9}{_padded(row.what, 76)}{row.a:>11.4g}{row.b:>11.4g}"
-              f"{row.residual:>10.1e}{row.tol:>9.0e}  {verdict}")
-
-
-def run(args):
-    """`adjoint-ref equations` on the default problem described by `args`; returns the exit status."""
-    problem = default_problem(hidden=args.hidden, seed=args.seed)
-    steps = lg.grid_steps(args.steps)
-    print(f"adjoint-ref equations: tanh-MLP Neural ODE, z0 shape {problem.z0.shape}, "
-          f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
-          f"{steps} RK4 steps per interval, seed {args.seed}")
-    rows = equation_rows(evaluate(problem, steps, args.seed,
-                                  log=lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)))
-    print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
-          f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
-          f"tolerance: (ω h)⁴ = ({RATE:g} × {longest_step(problem.ts, steps):g})⁴ for O(h⁴) rows, "
-          f"{ROUND_OFF:g} for round-off\n")
-    print_rows(rows)
-    failed = [row for row in rows if row.residual > row.tol]
-    print("\nThe 'comment' row: the formula in the comment thread under the post gives −dL/dt0. It computes "
-          "λ(t0)·f(z0, θ, t0),\nwhat L gains when z is read off later; moving t0 with z0 fixed shifts "
-          "the solution the other way.")
-    if failed:
-        print(f"\nFAIL: {len(failed)} row(s) above tolerance")
-        return 1
-    print(f"\nall {len(rows)} rows within tolerance")
-    return 0
+        lines.append(f"{row.equation:<9}{_padded(row.what, 76)}{row.a:>11.4g}{row.b:>11.4g}"
+                     f"{row.residual:>10.1e}{row.tol:>9.0e}  {verdict}")
+    return "\n".join(lines)

@@ -12,6 +12,17 @@ import time
 import warnings
 
 import numpy as np
+from autograd import grad
+
+from . import equations, lagrangian as lg
+from .adjoint import AdjointDriftWarning, adjoint_gradients
+from .api import gradients, odeint
+from .bench import measure
+from .metrics import relative_difference
+from .models import autonomous_mlp_dynamics, contracting_problem, default_problem
+from .rk4 import integrate, step_states
+from .train import fit
+from .tree import ravel_tree
 
 FIGURES = {}  # file name → (caption, draw)
 
@@ -66,9 +77,6 @@ def _new_figure(width, height):
 
 def draw_fit(result):
     """A training run (train.Fit): z(t) observed and learned, the phase portrait, the learned field, the losses."""
-    from .api import odeint
-    from .models import autonomous_mlp_dynamics
-
     data, theta = result.data, result.theta
     learned = odeint(autonomous_mlp_dynamics, data.observed[0], theta, data.ts, result.n_steps)
     fig = _new_figure(10, 7.5)
@@ -109,11 +117,7 @@ def _draw_field(ax, f, theta, points, n=17):
                           "observed spiral (dots), and the loss over all points falls by orders of magnitude")
 def spiral_fit(quick):
     """The result of `adjoint-ref train` with its default options (quick: a few tiny iterations)."""
-    from .cli import build_parser
-    from .train import fit
-
-    options = ["train", "--iters", "4", "--hidden", "4", "--batch", "3", "--every", "2"] if quick else ["train"]
-    return draw_fit(fit(build_parser().parse_args(options)))
+    return draw_fit(fit(iters=4, hidden=4, batch=3, every=2) if quick else fit())
 
 
 @figure("adjoint_trajectories.png", "one backward solve: z(t) re-integrated backwards lies on the forward z(t), "
@@ -121,14 +125,6 @@ def spiral_fit(quick):
                                     "‖dL/dθ‖, matching backprop (star)")
 def adjoint_trajectories(quick):
     """The recorded backward solve (eqs. 11–12) of the default problem with one state in 2-D."""
-    from autograd import grad
-
-    from .tree import ravel_tree
-    from .adjoint import adjoint_gradients
-    from .api import gradients
-    from .models import default_problem
-    from .rk4 import integrate
-
     p = default_problem(hidden=16, batch=0, t1=4.0)
     n_steps = 3 if quick else 20
     forward = [(p.ts[0], p.z0)]
@@ -166,10 +162,6 @@ def adjoint_trajectories(quick):
                                     "longer see the error")
 def gradient_convergence(quick):
     """Adjoint and backprop dL/dθ against a fine-grid reference, for n_steps = 1, 2, 4, …"""
-    from .api import gradients
-    from .metrics import relative_difference
-    from .models import default_problem
-
     p = default_problem(hidden=4 if quick else 16)
     steps = np.array([1, 2, 4] if quick else [1, 2, 4, 8, 16, 32])
     n_reference = 8 * steps[-1]
@@ -198,12 +190,7 @@ def gradient_convergence(quick):
 @figure("lagrangian_terms.png", "Eq. (10): the sizes of its three terms for an arbitrary λ and for the adjoint λ")
 def draw_lagrangian_terms(quick):
     """Bars of ‖term 1‖, ‖term 2‖, ‖term 3‖ of eq. (10) and ‖sum − dL/dθ‖, on a log scale, for both λ."""
-    import numpy as np
     from matplotlib.figure import Figure
-
-    from . import equations, lagrangian as lg
-    from .tree import ravel_tree
-    from .models import default_problem
 
     problem = default_problem(hidden=4 if quick else 16)
     ev = equations.evaluate(problem, 4 if quick else 10, log=lambda text: None)
@@ -237,12 +224,7 @@ FLOOR = 1e-17  # reconstruction_error.png draws smaller gaps (zero at the checkp
         "linear flow: integrating z backwards (plain adjoint) against re-integrating it from checkpoints")
 def reconstruction_error(quick):
     """‖z_backward(t) − z_forward(t)‖ against t for the plain and the checkpointed adjoint."""
-    from autograd import grad
     from matplotlib.figure import Figure
-
-    from .adjoint import AdjointDriftWarning, adjoint_gradients
-    from .models import contracting_problem
-    from .rk4 import integrate, step_states
 
     p = contracting_problem()
     (t0, t1), n_steps = p.ts, 50 if quick else 200
@@ -277,8 +259,6 @@ def reconstruction_error(quick):
 def memory_vs_steps(quick):
     """Log–log peak memory against steps for every method `bench` measured."""
     from matplotlib.figure import Figure
-
-    from .bench import measure
 
     rows = [row for row in measure(quick) if row.seconds is not None]
     fig = Figure(figsize=(6.4, 4.2))

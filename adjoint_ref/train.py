@@ -1,4 +1,4 @@
-"""`adjoint-ref train`: fit a Neural ODE to a spiral with adjoint gradients — the post's step 4,
+"""Fit a Neural ODE to a spiral with adjoint gradients (`adjoint-ref train`): the post's step 4,
 "use the gradient to update the network parameters θ", made into a loop.
 
 The data are a damped pendulum observed at many times (`models.spiral_data`); the learner is an
@@ -9,7 +9,6 @@ gradient cheap and avoid the poor local minima of fitting the whole spiral from 
 The loss reported before and after training is over all observed points: one solve from the first
 observation through every observation time.
 """
-import os
 import time
 from collections import namedtuple
 
@@ -129,29 +128,18 @@ def load_parameters(path):
     return theta
 
 
-def fit(args, log=print):
-    """The training run described by the parsed `adjoint-ref train` options `args`."""
-    data = spiral_data(noise=args.noise, seed=args.seed)
-    theta = load_parameters(args.load) if args.load else initial_parameters(args.hidden, args.seed)
+def fit(iters=1000, seed=0, hidden=32, load=None, method="adjoint", noise=0.02, batch=20, window=20, steps=1,
+        lr=0.005, every=100, log=print):
+    """The training run of `adjoint-ref train`, whose options are these keyword arguments; returns a Fit.
+
+    θ starts from the .npz file `load` when it is given (the file then fixes the hidden size), else
+    from `initial_parameters(hidden, seed)`; `steps` are RK4 steps per interval, `lr` Adam's step size.
+    """
+    data = spiral_data(noise=noise, seed=seed)
+    theta = load_parameters(load) if load else initial_parameters(hidden, seed)
     n_params = sum(leaf.size for leaf in theta.values())
     log(f"adjoint-ref train: {len(data.ts)} observations of a damped pendulum on [0, {data.ts[-1]:g}], "
-        f"noise {args.noise:g}; MLP 2-{theta['b1'].size}-2 ({n_params} parameters); {args.iters} Adam "
-        f"iterations, {args.batch} windows of {args.window} times, {args.steps} RK4 step(s) per interval, "
-        f"{args.method} gradients, seed {args.seed}")
-    return train(data, theta, args.iters, args.batch, args.window, args.steps, args.lr, args.method,
-                 args.seed, args.every, log)
-
-
-def run(args):
-    """`adjoint-ref train`: train, print the loss before/after, save the figure and θ in args.out."""
-    from .figures import draw_and_save, draw_fit
-
-    result = fit(args)
-    before, after = result.checkpoints[0][1], result.checkpoints[-1][1]
-    print(f"trajectory loss {before:.3e} -> {after:.3e} ({before / after:.1f}x lower) "
-          f"in {result.seconds:.1f} s")
-    os.makedirs(args.out, exist_ok=True)
-    draw_and_save(lambda: draw_fit(result), os.path.join(args.out, "spiral_fit.png"))
-    save_parameters(os.path.join(args.out, "theta.npz"), result.theta)
-    print(f"wrote {os.path.join(args.out, 'spiral_fit.png')} and {os.path.join(args.out, 'theta.npz')}")
-    return 0
+        f"noise {noise:g}; MLP 2-{theta['b1'].size}-2 ({n_params} parameters); {iters} Adam "
+        f"iterations, {batch} windows of {window} times, {steps} RK4 step(s) per interval, "
+        f"{method} gradients, seed {seed}")
+    return train(data, theta, iters, batch, window, steps, lr, method, seed, every, log)

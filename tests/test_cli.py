@@ -34,3 +34,19 @@ def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "adjoint_ref", "check", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "--steps" in out and "--seed" in out and "--hidden" in out and "--batch" in out and "--t1" in out
+
+
+def test_misspelt_command_is_named_not_passed_to_check(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["trian"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'trian'" in err and "'train'" in err and "unrecognized" not in err
+
+
+@pytest.mark.parametrize("name", ["check", "equations", "train", "figures", "bench", "exercise"])
+def test_every_command_has_its_help(name, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: adjoint-ref {name} ")

@@ -3,6 +3,7 @@
 The spiral data are checked against the closed-form damped oscillator, which the pendulum
 becomes at small angles.
 """
+import inspect
 import os
 import re
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from adjoint_ref import train
-from adjoint_ref.cli import main
+from adjoint_ref.cli import build_parser, main
 from adjoint_ref.models import PENDULUM, spiral_data
 
 
@@ -92,6 +93,17 @@ def test_impossible_windows_are_refused(window, batch, word):
     data = spiral_data(n_times=60)
     with pytest.raises(ValueError, match=word):
         train.train(data, train.initial_parameters(4, 0), 1, batch, window, 1, 0.01, log=lambda line: None)
+
+
+def test_fit_takes_the_command_options_as_keywords_with_their_defaults():
+    options = vars(build_parser().parse_args(["train"]))
+    keywords = inspect.signature(train.fit).parameters
+    assert {name: options[name] for name in keywords if name != "log"} == \
+        {name: p.default for name, p in keywords.items() if name != "log"}
+    lines = []
+    fit = train.fit(iters=2, hidden=3, batch=2, window=3, every=1, log=lines.append)
+    assert fit.theta["b1"].shape == (3,) and len(fit.history) == 2 and fit.n_steps == 1
+    assert "MLP 2-3-2" in lines[0] and "2 windows of 3 times" in lines[0]
 
 
 def final_losses(out):

@@ -1,4 +1,4 @@
-"""Graded exercises along the derivation: `adjoint-ref exercise list | start N [DIR] | check N PATH`.
+"""Graded exercises along the derivation: listing, skeletons and grading (`adjoint-ref exercise`).
 
 Each exercise is a module `exN_<function>.py` here with TITLE, EQUATIONS, SUMMARY, FUNCTION (the name
 the learner writes), SKELETON (the learner's starting file below its header) and `cases(rng)`, the
@@ -131,19 +131,3 @@ def check(number, path, seed=0):
     else:
         print(f"{passed} of {len(cases)} cases pass; the hints are in derivation/exercises.md, exercise {number}")
     return 0 if passed == len(cases) else 1
-
-
-def run(args):
-    """The `adjoint-ref exercise` command: list, start or check; returns the exit status."""
-    if args.action == "list":
-        print("\n".join(listing()))
-        return 0
-    if args.action == "start":
-        try:
-            path = start(args.number, args.folder, args.force)
-        except FileExistsError as err:
-            print(err, file=sys.stderr)
-            return 1
-        print(f"wrote {path}; when it is done: adjoint-ref exercise check {args.number} {path}")
-        return 0
-    return check(args.number, args.path, args.seed)

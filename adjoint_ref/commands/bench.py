@@ -1,0 +1,52 @@
+"""`adjoint-ref bench`: the backward-stage profile, then the table of one gradient per method and step count."""
+from .. import bench, figures
+from ..models import default_problem
+from ..tree import ravel_tree
+
+HELP = "measure time, memory, f evaluations and VJPs per gradient for each method and step count"
+
+
+def add_arguments(parser):
+    """The options of `adjoint-ref bench`: --quick, --stages and the figure's folder."""
+    parser.add_argument("--quick", action="store_true",
+                        help="10 and 100 steps only (instead of 10 to 10000) and fewer timing rounds: a smoke "
+                             "test in a few seconds")
+    parser.add_argument("--stages", action="store_true",
+                        help="only profile one backward stage (CPU µs per call) and exit")
+    parser.add_argument("--out", default=None,
+                        help="folder for memory_vs_steps.png, drawn from the measured rows (default figures/; "
+                             "with --quick no figure is drawn unless --out is given, so a smoke test never "
+                             "replaces the gallery's figure)")
+
+
+def print_stages(quick):
+    """Print the CPU microseconds per call of f and of one backward stage on the default problem."""
+    problem = default_problem()
+    times = bench.stage_times(problem, quick)
+    print(f"backward stage on the default problem (z0 {problem.z0.shape}, "
+          f"{ravel_tree(problem.theta).size} parameters), CPU µs per call, best of interleaved rounds:")
+    for name, seconds in times.items():
+        print(f"  {name:<60}{seconds * 1e6:>9.1f} µs")
+
+
+def run(args):
+    """Print the stage profile, then (unless --stages) the benchmark table, its ratios, and draw its figure."""
+    print_stages(args.quick)
+    if args.stages:
+        return 0
+    sizes = bench.QUICK_SIZES if args.quick else bench.SIZES
+    p = bench.bench_problem()
+    print(f"\none gradient of the default problem on [0, 1] (z0 {p.z0.shape}, {ravel_tree(p.theta).size} "
+          f"parameters) per method and number of RK4 steps; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
+          f"({', '.join(str(bench.checkpoints_for(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
+          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
+          f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
+    rows = bench.measure(args.quick)
+    print(bench.HEADER)
+    for row in rows:
+        print(bench.format_row(row))
+    print("\n" + "\n".join(bench.ratio_lines(rows, sizes)))
+    out = args.out or (None if args.quick else "figures")
+    if out is not None:
+        figures.render(["memory_vs_steps.png"], out=out, quick=args.quick)
+    return 0
