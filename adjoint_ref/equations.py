@@ -1,14 +1,20 @@
-"""The derivation's equations checked one by one, with numbers (what `adjoint-ref equations` prints).
+"""`adjoint-ref equations`: the derivation's equations checked one by one, with numbers.
 
-On a problem (the command uses `models.default_problem`) each row evaluates one equation of
+On the default problem (`models.default_problem`) each row evaluates one equation of
 `lagrangian` and compares its two sides, or, for a quantity that must vanish, its size against
 the scale of the terms it comes from. λ is either an arbitrary smooth function (eqs. 4–10 hold
-for any λ) or the adjoint of eq. (11).
+for any λ) or the adjoint of eq. (11), as the solver under test computes it. The products
+λ ∂f/∂z, λ ∂f/∂θ, λ ∂f/∂t come from f's forward-mode Jacobians (`lagrangian.jacobians_along`),
+never from the solvers, so a mistake in a solver fails the row of its own equation.
 
 Tolerances follow from the numerics. RK4, Simpson's rule and five-point differences are all of
-order 4: each errs by a constant ≤ 1 times (ω h)⁴ relative to the size of what it computes, where
-h is the RK4 step and ω = 3 the fastest rate in the problem (the arbitrary λ's highest frequency;
-the MLP's rates are of order 1). Rows that hold exactly in exact arithmetic get ROUND_OFF.
+order 4, so every row that is not exact in exact arithmetic is evaluated twice, at the step h and at
+h/2, and passes only if (a) its residual at h is at most (ω h)⁴ (ω = 3, the fastest rate in the
+problem: the arbitrary λ's highest frequency; the MLP's rates are of order 1) and (b) the residual
+falls by the order it should: the observed order log₂(r(h) / r(h/2)) is at least MIN_ORDER = 3.5
+(a third-order mistake shows 3), unless r(h) is already at the floor where round-off and the
+finite differences' own error (ε^(2/3) ≈ 4e-11, times the size of the terms) hide the order. Rows that
+hold exactly in exact arithmetic get ROUND_OFF and no order.
 """
 import unicodedata
 from collections import namedtuple
@@ -17,16 +23,33 @@ import numpy as np
 from autograd import value_and_grad
 
 from . import lagrangian as lg
-from .tree import ravel_tree
 from .api import gradients
 from .methods import METHODS
 from .metrics import relative_difference
+from .tree import ravel_tree
 
 RATE = 3.0
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin
+MIN_ORDER = 3.5  # the observed order a discretisation row must show (RK4, Simpson, five-point: 4)
+ORDER_FLOOR = 1e-9  # below this residual the order is not measured (round-off, finite differences' error)
 
-Row = namedtuple("Row", ["equation", "what", "a", "b", "residual", "tol"])
-Row.__doc__ = """One checked equation: its two sides a, b (numbers or norms), the relative residual, the tolerance."""
+Row = namedtuple("Row", ["equation", "what", "a", "b", "residual", "tol", "fine", "ordered"], defaults=[None, True])
+Row.__doc__ = """One checked equation: its two sides a, b (numbers or norms), the relative residual, the tolerance,
+`fine`, the residual at half the step (None for an exact row or before it is measured), and whether the
+observed order is required of it."""
+
+
+def order(row):
+    """The observed order log₂(r(h) / r(h/2)) of a row, or None when it is exact or at the floor."""
+    if row.fine is None or row.residual <= ORDER_FLOOR:
+        return None
+    return float(np.log2(row.residual / max(row.fine, 1e-300)))
+
+
+def passed(row):
+    """Whether a row is within its tolerance and, where measured, falls at least at MIN_ORDER."""
+    observed = order(row)
+    return row.residual <= row.tol and (observed is None or observed >= MIN_ORDER)
 
 
 def longest_step(ts, n_steps):
@@ -52,33 +75,80 @@ def compared(equation, what, a, b, tol):
 
 def vanishing(equation, what, a, scale, tol):
     """A row for "a = 0": the residual is ‖a‖ / ‖scale‖, scale being the size a is measured against."""
-    return Row(equation, what, _size(a), 0.0, _size(a) / _size(scale), tol)
+    return Row(equation, what, _size(a), 0.0, abs(_size(a) / _size(scale)), tol)
 
 
 Evaluation = namedtuple("Evaluation", ["problem", "n_steps", "path", "loss", "dL_dzs", "arbitrary", "adjoint",
-                                       "on_arbitrary", "on_adjoint", "reference"])
+                                       "on_arbitrary", "on_adjoint", "reference", "observing_t0", "seed"])
 Evaluation.__doc__ = """What the rows are computed from: the forward `Path`, L and ∂L/∂z(t_i) (flat, one row per
-time), the arbitrary and the adjoint `Multiplier` with their `Products`, and {method: Gradients}."""
+time), the arbitrary and the adjoint `Multiplier` with their `Products`, {method: Gradients}, the same
+for a loss that also observes z(t0), and the seed of the arbitrary λ and of the path variation."""
+
+
+def with_t0_observed(problem, seed=0):
+    """The same problem with w·z(t0) added to the loss, so ∂L/∂z(t0) ≠ 0 (the jump of λ at t0)."""
+    w = np.random.default_rng(seed + 7).normal(size=np.shape(problem.z0))
+    loss = problem.loss
+
+    def observing_t0(zs):
+        return loss(zs) + np.sum(w * zs[0])
+
+    return problem._replace(loss=observing_t0)
 
 
 def evaluate(problem, n_steps, seed=0, log=print):
     """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients."""
     f, z0, theta, ts, loss = problem
     n_steps = lg.grid_steps(n_steps)
-    log("forward pass with dz/dθ (forward sensitivities)")
+    log(f"{n_steps} steps: forward pass with dz/dθ (forward sensitivities)")
     path = lg.forward_path(f, z0, theta, ts, n_steps)
     zs = lg.at_observation_times(path.z).reshape((len(ts),) + z0.shape)
     loss_value, dL_dzs = value_and_grad(loss)(zs)
-    log("λ: an arbitrary smooth one, and the adjoint (eq. 11, backwards)")
+    log(f"{n_steps} steps: λ, an arbitrary smooth one and the adjoint (eq. 11, backwards); f's Jacobians")
     arbitrary = lg.smooth_multiplier(path.t, z0.size, seed)
     adjoint = lg.eq11_adjoint_multiplier(f, zs, theta, ts, n_steps, dL_dzs, path.t)
-    reference = {}
+    jac = lg.jacobians_along(f, theta, path, z0.shape)
+    reference, observing_t0 = {}, {}
+    t0_problem = with_t0_observed(problem, seed)
     for method in METHODS:
-        log(f"reference gradients: {method}")
+        log(f"{n_steps} steps: reference gradients by {method}")
         reference[method] = gradients(loss, f, z0, theta, ts, n_steps, method)
+        observing_t0[method] = gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method)
     return Evaluation(problem, n_steps, path, loss_value, dL_dzs.reshape(len(ts), -1), arbitrary, adjoint,
-                      lg.along_path(f, theta, path, arbitrary.lam, z0.shape),
-                      lg.along_path(f, theta, path, adjoint.lam, z0.shape), reference)
+                      lg.along_path(jac, arbitrary.lam), lg.along_path(jac, adjoint.lam), reference,
+                      observing_t0, seed)
+
+
+def path_variation(ev, epsilon):
+    """ψ of eq. (4) with the adjoint λ, along the varied path z + ε η instead of the solution z.
+
+    η(t) = Σ a sin(ω (t − t0)) per component vanishes at t0 (z0 is fixed); ż of the varied path
+    is ż + ε η̇ (ż by five-point differences), and F = ż − f(z + ε η) is evaluated with f itself.
+    """
+    f, z0, theta, ts, loss = ev.problem
+    path, lam = ev.path, ev.adjoint.lam
+    wave = lg.smooth_multiplier(path.t - ts[0], z0.size, ev.seed + 11, waves=2)
+    start = lg.smooth_multiplier(np.zeros_like(path.t), z0.size, ev.seed + 11, waves=2)
+    eta, eta_dot = wave.lam - start.lam, wave.lam_dot
+    z = path.z + epsilon * eta
+    z_dot = lg.grid_derivative(path.z, path.t) + epsilon * eta_dot
+    f_values = np.array([[np.ravel(f(zk.reshape(z0.shape), theta, tk)) for tk, zk in zip(t_row, z_row)]
+                         for t_row, z_row in zip(path.t, z)])
+    observed = lg.at_observation_times(z).reshape((len(ts),) + z0.shape)
+    return lg.eq4_lagrangian(loss(observed), lam, lg.eq1_constraint(z_dot, f_values), path.t)
+
+
+def stationarity(ev, delta=1e-3):
+    """(dψ/dε, dL/dε) at ε = 0 along `path_variation`, by five-point differences in ε (error O(δ⁴)).
+
+    With the adjoint λ, ψ is stationary: dψ/dε = 0 while L itself changes (dL/dε = Σ ∂L/∂z(t_i)·η(t_i)).
+    That is why λ is chosen as it is, and a sign error in eq. (4) doubles dψ/dε instead of cancelling it.
+    """
+    values = [path_variation(ev, k * delta) for k in (-2, -1, 0, 1, 2)]
+    dpsi = float(np.dot(lg.CENTRED, values) / delta)
+    loss_at = [path_variation(ev._replace(adjoint=ev.adjoint._replace(lam=0 * ev.adjoint.lam)), k * delta)
+               for k in (-2, -1, 0, 1, 2)]
+    return dpsi, float(np.dot(lg.CENTRED, loss_at) / delta)
 
 
 def equation_rows(ev):
@@ -86,7 +156,7 @@ def equation_rows(ev):
     path, z0, reference = ev.path, ev.problem.z0, ev.reference
     tol = discretisation_tolerance(ev.problem.ts, ev.n_steps)
     dL_dtheta = ravel_tree(reference["backprop"].theta)
-    dL_dt0_fd = reference["finite_differences"].ts[0]
+    fd, fd_t0 = reference["finite_differences"], ev.observing_t0["finite_differences"]
     on_arbitrary, on_adjoint, adjoint = ev.on_arbitrary, ev.on_adjoint, ev.adjoint
     flat_z0 = np.ravel(z0)
     z_dot = lg.grid_derivative(path.z, path.t)
@@ -96,14 +166,15 @@ def equation_rows(ev):
     adjoint_terms = lg.eq10_terms(ev.dL_dzs, adjoint.lam, adjoint.lam_dot, path.S, on_adjoint.lam_fz,
                                   on_adjoint.lam_ftheta, path.t)
     eq12 = lg.eq12_gradient(on_adjoint.lam_ftheta, path.t)
+    dpsi, dL = stationarity(ev)
+    others = [m for m in METHODS if m != "finite_differences"]
     return [
         vanishing("(1)", "F = ż − f on the RK4 grid (ż: five-point differences), vs ‖f‖",
                   lg.eq1_constraint(z_dot, on_arbitrary.f), on_arbitrary.f, tol),
         compared("(3)", "z(t_i) − z0: RK4 vs ∫ f dt by Simpson's rule",
                  path.z[:, -1] - flat_z0, lg.eq3_forward_solution(z0, on_arbitrary.f, path.t) - flat_z0, tol),
-        compared("(4)–(5)", "ψ = L − ∫ λF dt vs L  [arbitrary λ]",
-                 lg.eq4_lagrangian(ev.loss, lam, lg.eq1_constraint(z_dot, on_arbitrary.f), path.t),
-                 ev.loss, tol),
+        vanishing("(4)–(5)", "dψ/dε along z + εη, η(t0) = 0: ψ is stationary, vs dL/dε  [adjoint λ]",
+                  dpsi, dL, tol),
         compared("(6)–(7)", "∫ λż dt vs [λz] − ∫ z λ̇ dt  [arbitrary λ]",
                  lg.eq6_split(lam, z_dot, on_arbitrary.f, path.t)[0],
                  lg.eq7_by_parts(lam, lam_dot, path.z, path.t), tol),
@@ -114,19 +185,38 @@ def equation_rows(ev):
                   lg.eq9_constraint_derivative(lam, lam_dot, path.S, fz, ftheta, path.t), lam_S, tol),
         compared("(5),(10)", "term 1 + term 2 + term 3 vs backprop dL/dθ  [arbitrary λ]",
                  sum(arbitrary_terms), dL_dtheta, tol),
+        vanishing("(11)", "λ̇ + λ ∂f/∂z on the grid (λ̇: five-point differences), vs ‖λ ∂f/∂z‖  [adjoint λ]",
+                  adjoint.lam_dot + on_adjoint.lam_fz, on_adjoint.lam_fz, tol),
+        compared("(11)", "λ(t_{i-1}⁺) vs λ(t_i⁻) + ∫_{t_{i-1}}^{t_i} λ ∂f/∂z dt, each interval  [adjoint λ]",
+                 adjoint.lam[:, 0], adjoint.lam[:, -1] + lg.simpson(on_adjoint.lam_fz, path.t), tol),
         vanishing("(11)", "term 1, [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ, vs ‖dL/dθ‖  [adjoint λ]",
                   adjoint_terms[0], dL_dtheta, ROUND_OFF),
+        # Its two O(h⁴) parts (RK4's λ, five-point λ̇) partly cancel at coarse steps, so its observed
+        # order wanders; the pointwise (11) row above carries the order check for the same quantity.
         vanishing("(11)", "term 2, ∫ (λ̇ + λ ∂f/∂z) dz/dθ dt, vs ‖dL/dθ‖  [adjoint λ]",
-                  adjoint_terms[1], dL_dtheta, tol),
+                  adjoint_terms[1], dL_dtheta, tol)._replace(ordered=False),
         *(compared("(12)", f"term 3 = −∫_t1^t0 λ ∂f/∂θ dt vs {method} dL/dθ  [adjoint λ]",
                    eq12, reference[method].theta, tol) for method in METHODS),
         compared("dL/dt_i", "[λ(t_i⁻) − λ(t_i⁺)]·f(z(t_i)) vs FD dL/dt_i, i ≥ 1  [adjoint λ]",
-                 lg.dL_dtn(adjoint.lam, on_adjoint.f), reference["finite_differences"].ts[1:], tol),
+                 lg.dL_dtn(adjoint.lam, on_adjoint.f), fd.ts[1:], tol),
         compared("dL/dt0", "−λ(t0⁺)·f(z0, θ, t0) vs FD dL/dt0  [adjoint λ]",
-                 lg.dL_dt0(adjoint.lam, on_adjoint.f), dL_dt0_fd, tol),
+                 lg.dL_dt0(adjoint.lam, on_adjoint.f), fd.ts[0], tol),
         compared("comment", "comment: dL/dt_N + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
-                 lg.comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -dL_dt0_fd, tol),
+                 lg.comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -fd.ts[0], tol),
+        *(compared("dL/dts", f"{method} dL/dts (solver's own) vs FD", reference[method].ts, fd.ts, tol)
+          for method in others),
+        *(compared("z(t0)", f"L observes z(t0) too: {method} [dL/dz0, dL/dts] vs FD",
+                   (ev.observing_t0[method].z0, ev.observing_t0[method].ts), (fd_t0.z0, fd_t0.ts), tol)
+          for method in others),
     ]
+
+
+def checked_rows(problem, n_steps, seed=0, log=print):
+    """`equation_rows` at n_steps, each with its residual at 2·n_steps as `fine` (for the observed order)."""
+    coarse = equation_rows(evaluate(problem, n_steps, seed, log))
+    fine = equation_rows(evaluate(problem, 2 * n_steps, seed, log))
+    return [row._replace(fine=half.residual) if row.tol != ROUND_OFF and row.ordered else row
+            for row, half in zip(coarse, fine)]
 
 
 def _padded(text, width):
@@ -135,10 +225,14 @@ def _padded(text, width):
 
 
 def table(rows):
-    """The rows as a text table: equation, what is compared, the two sides, residual, tolerance, ok/FAIL."""
-    lines = [f"{'eq.':<9}{'compared':<76}{'side a':>11}{'side b':>11}{'residual':>10}{'tol':>9}"]
+    """The rows as a text table: equation, what is compared, the two sides, residual at h, tolerance,
+    residual at h/2 and the observed order (where measured), ok/FAIL."""
+    lines = [f"{'eq.':<9}{'compared':<78}{'side a':>11}{'side b':>11}{'r(h)':>9}{'tol':>8}{'r(h/2)':>9}"
+             f"{'order':>7}"]
     for row in rows:
-        verdict = "ok" if row.residual <= row.tol else "FAIL"
-        lines.append(f"{row.equation:<9}{_padded(row.what, 76)}{row.a:>11.4g}{row.b:>11.4g}"
-                     f"{row.residual:>10.1e}{row.tol:>9.0e}  {verdict}")
+        observed = order(row)
+        fine = "" if row.fine is None else f"{row.fine:.1e}"
+        lines.append(f"{row.equation:<9}{_padded(row.what, 78)}{row.a:>11.4g}{row.b:>11.4g}"
+                     f"{row.residual:>9.1e}{row.tol:>8.0e}{fine:>9}{'' if observed is None else f'{observed:.1f}':>7}"
+                     f"  {'ok' if passed(row) else 'FAIL'}")
     return "\n".join(lines)

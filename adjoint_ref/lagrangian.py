@@ -15,19 +15,27 @@ Numerics, all of order 4 in the step h, the order of RK4 itself:
   - time derivatives of grid values (ż, and λ̇ of the adjoint, known only on the grid): five-point
     differences (`grid_derivative`), error ≤ h⁴ max|g⁽⁵⁾| / 5 (the one-sided end stencils); n_steps ≥ 4.
 """
+import warnings
 from collections import namedtuple
 
 import numpy as np
 
 from .validate import as_n_steps, problem as validated_problem
-from .adjoint import adjoint_gradients, augmented_dynamics
+from autograd import jacobian, make_jvp
+
+from .adjoint import adjoint_gradients
 from .sensitivity import forward_sensitivities
+from .tree import ravel_tree, unravel_like
 
 Path = namedtuple("Path", ["t", "z", "S"])
 Path.__doc__ = """The forward solution on the grid: times t (M, K), states z (M, K, n), S = dz/dθ (M, K, n, P)."""
 
 Multiplier = namedtuple("Multiplier", ["lam", "lam_dot"])
 Multiplier.__doc__ = """A Lagrange multiplier λ(t) and its time derivative λ̇ on the grid, each (M, K, n)."""
+
+Jacobians = namedtuple("Jacobians", ["f", "f_z", "f_theta", "f_t"])
+Jacobians.__doc__ = """f (M, K, n) and its full Jacobians ∂f/∂z (M, K, n, n), ∂f/∂θ (M, K, n, P), ∂f/∂t (M, K, n)
+at every grid point."""
 
 Products = namedtuple("Products", ["f", "lam_fz", "lam_ftheta", "lam_ft"])
 Products.__doc__ = """f, λ∂f/∂z (M, K, n), λ∂f/∂θ (M, K, P) and λ∂f/∂t (M, K) at every grid point."""
@@ -120,18 +128,41 @@ def forward_path(f, z0, theta, ts, n_steps):
     return Path(t, z, S)
 
 
-def along_path(f, theta, path, lam, z_shape):
-    """f, λ∂f/∂z, λ∂f/∂θ and λ∂f/∂t at every grid point, as `Products`.
+def _forward_jacobian(fun, x):
+    """∂fun/∂x as an (outputs, inputs) matrix, one forward-mode JVP per entry of the flat x."""
+    jvp = make_jvp(fun)(x)
+    return np.stack([np.ravel(jvp(e)[1]) for e in np.eye(x.size)], axis=-1)
 
-    They are the right-hand side of the adjoint system (`adjoint.augmented_dynamics`, one
-    vector–Jacobian product per point) with its minus signs undone.
+
+def jacobians_along(f, theta, path, z_shape):
+    """f, ∂f/∂z, ∂f/∂θ and ∂f/∂t at every grid point of `path`, as `Jacobians`.
+
+    ∂f/∂z and ∂f/∂t are computed in forward mode (autograd's JVPs, one per input entry), while every
+    gradient method runs f's reverse mode (VJPs): so the eq. (11) rows check the solvers' λ ∂f/∂z, and
+    f's own derivatives (a hand-written VJP against a hand-written JVP, for instance), instead of
+    repeating them. ∂f/∂θ, with one column per parameter, is cheaper in reverse mode (one plain
+    autograd VJP per entry of f, not through the solvers' `fast_vjp`); the rows that compare
+    eq. (12) with finite differences check it.
     """
-    n, n_theta = path.z.shape[-1], path.S.shape[-1]
-    ds_dt = augmented_dynamics(f, z_shape)
-    pad = np.zeros(n_theta + 1)
-    rhs = np.array([[ds_dt(np.concatenate([z, l, pad]), theta, t) for t, z, l in zip(*point)]
-                    for point in zip(path.t, path.z, lam)])
-    return Products(rhs[..., :n], -rhs[..., n:2 * n], -rhs[..., 2 * n:-1], -rhs[..., -1])
+    flat = ravel_tree(theta)
+    fs, f_z, f_theta, f_t = [], [], [], []
+    with warnings.catch_warnings():  # an f that does not depend on t has ∂f/∂t = 0, which autograd remarks on
+        warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning)
+        for t, z in zip(np.ravel(path.t), path.z.reshape(-1, path.z.shape[-1])):
+            z = z.reshape(z_shape)
+            fs.append(np.ravel(f(z, theta, t)))
+            f_z.append(_forward_jacobian(lambda x: f(x.reshape(z_shape), theta, t), np.ravel(z)))
+            f_theta.append(np.reshape(jacobian(lambda x: f(z, unravel_like(x, theta), t))(flat), (z.size, flat.size)))
+            f_t.append(_forward_jacobian(lambda x: f(z, theta, x[0]), np.array([t]))[:, 0])
+    grid = path.t.shape
+    return Jacobians(*(np.array(a).reshape(grid + np.shape(a[0])) for a in (fs, f_z, f_theta, f_t)))
+
+
+def along_path(jac, lam):
+    """f, λ∂f/∂z, λ∂f/∂θ and λ∂f/∂t at every grid point, as `Products`: the row vector λ (M, K, n)
+    times the `Jacobians` jac."""
+    return Products(jac.f, np.einsum("...n,...nm->...m", lam, jac.f_z),
+                    np.einsum("...n,...np->...p", lam, jac.f_theta), np.einsum("...n,...n->...", lam, jac.f_t))
 
 
 def smooth_multiplier(t, n, seed=0, waves=3):

@@ -136,8 +136,8 @@ def test_eq8_eq9_derivative_of_the_constraint_term_vanishes(ev, tol):
 @pytest.mark.parametrize("lam_seed", [5, 6])
 def test_eq10_terms_add_up_to_backprop_for_any_lambda(ev, tol, lam_seed):
     lam = lg.smooth_multiplier(ev.path.t, ev.path.z.shape[-1], lam_seed)
-    p = ev.on_arbitrary if lam_seed == 5 else lg.along_path(ev.problem.f, ev.problem.theta, ev.path, lam.lam,
-                                                            ev.problem.z0.shape)
+    jac = lg.jacobians_along(ev.problem.f, ev.problem.theta, ev.path, ev.problem.z0.shape)
+    p = ev.on_arbitrary if lam_seed == 5 else lg.along_path(jac, lam.lam)
     terms = lg.eq10_terms(ev.dL_dzs, lam.lam, lam.lam_dot, ev.path.S, p.lam_fz, p.lam_ftheta, ev.path.t)
     assert all(size(term) > 0.1 * size(ev.reference["backprop"].theta) for term in terms)  # all three matter
     assert relative(sum(terms), ev.reference["backprop"].theta) < tol
@@ -158,7 +158,7 @@ def test_eq10_on_one_interval_is_the_posts_bracket():
     lam = lg.smooth_multiplier(path.t, p.z0.size, seed=0)
     dL_dz1 = np.array([0.3, -1.2])
     dL_dzs = np.stack([np.zeros(2), dL_dz1])
-    products = lg.along_path(p.f, p.theta, path, lam.lam, p.z0.shape)
+    products = lg.along_path(lg.jacobians_along(p.f, p.theta, path, p.z0.shape), lam.lam)
     bracket = lg.eq10_terms(dL_dzs, lam.lam, lam.lam_dot, path.S, products.lam_fz, products.lam_ftheta, path.t)[0]
     posts_bracket = (dL_dz1 - lam.lam[0, -1]) @ path.S[0, -1]  # [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ
     assert np.allclose(bracket, posts_bracket, rtol=ROUND_OFF, atol=ROUND_OFF * np.max(np.abs(posts_bracket)))
@@ -223,9 +223,10 @@ def test_equations_command_prints_every_row_ok(capsys):
     assert main(["equations", "--hidden", "4", "--steps", "4"]) == 0
     out = capsys.readouterr().out
     for eq in ("(1)", "(3)", "(4)–(5)", "(6)–(7)", "(8)", "(9)", "(5),(10)", "(11)", "(12)", "dL/dt_i",
-               "dL/dt0", "comment"):
+               "dL/dt0", "comment", "dL/dts", "z(t0)"):
         assert f"\n{eq} " in out
-    assert out.count(" ok\n") == 12 + len(METHODS) and "FAIL" not in out
+    # (12) has a row per method; dL/dts and z(t0) a row per method other than finite differences
+    assert out.count(" ok\n") == 14 + len(METHODS) + 2 * (len(METHODS) - 1) and "FAIL" not in out
 
 
 def test_equations_command_fails_when_a_tolerance_is_too_tight(capsys, monkeypatch):
@@ -253,7 +254,7 @@ def test_lagrangian_with_a_closed_form_loss_gradient():
     dL_dzs = np.array([[0.0], [1.0]])
     lam = lg.eq11_adjoint_multiplier(f, lg.at_observation_times(path.z), theta, ts, N_STEPS, dL_dzs, path.t)
     assert relative(lam.lam[0, :, 0], np.exp(theta * (1.5 - path.t[0]))) < order4_tolerance(ts, N_STEPS)
-    products = lg.along_path(f, theta, path, lam.lam, z0.shape)
+    products = lg.along_path(lg.jacobians_along(f, theta, path, z0.shape), lam.lam)
     exact = z0[0] * 1.5 * np.exp(theta * 1.5)
     assert lg.eq12_gradient(products.lam_ftheta, path.t)[0] == pytest.approx(exact, rel=order4_tolerance(ts, N_STEPS))
     assert np.sum(lg.dL_dtn(lam.lam, products.f)) == pytest.approx(theta * z0[0] * np.exp(theta * 1.5),

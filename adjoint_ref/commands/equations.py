@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from ..equations import RATE, ROUND_OFF, equation_rows, evaluate, longest_step, table
+from ..equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, longest_step, passed, table
 from ..lagrangian import grid_steps
 from ..models import default_problem
 from ..tree import ravel_tree
@@ -34,18 +34,20 @@ def _progress(text):
 
 
 def run(args):
-    """Print the table of `equations.equation_rows` on the default problem; 1 if a row is above tolerance."""
+    """Print the table of `equations.checked_rows` on the default problem; 1 if a row is above tolerance."""
     problem = default_problem(hidden=args.hidden, seed=args.seed)
     print(f"adjoint-ref equations: tanh-MLP Neural ODE, z0 shape {problem.z0.shape}, "
           f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
           f"{args.steps} RK4 steps per interval, seed {args.seed}")
-    rows = equation_rows(evaluate(problem, args.steps, args.seed, log=_progress))
+    rows = checked_rows(problem, args.steps, args.seed, log=_progress)
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
           f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
           f"tolerance: (ω h)⁴ = ({RATE:g} × {longest_step(problem.ts, args.steps):g})⁴ for O(h⁴) rows, "
-          f"{ROUND_OFF:g} for round-off\n")
+          f"{ROUND_OFF:g} for round-off;\n"
+          f"r(h/2), order: the residual again at half the step, and log₂(r(h) / r(h/2)), which must be at "
+          f"least {MIN_ORDER:g} (order 4 expected) unless r(h) is at the round-off floor\n")
     print(table(rows))
-    failed = sum(row.residual > row.tol for row in rows)
+    failed = sum(not passed(row) for row in rows)
     print("\nThe 'comment' row: the formula in the comment thread under the post gives −dL/dt0. It computes "
           "λ(t0)·f(z0, θ, t0),\nwhat L gains when z is read off later; moving t0 with z0 fixed shifts "
           "the solution the other way.")
