@@ -30,6 +30,9 @@ from .tree import ravel_tree
 
 RATE = 3.0
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin
+# Every gradient a user can ask for: each method of the table, and the adjoint with checkpoints.
+VARIANTS = {**{method: (method, {}) for method in METHODS},
+            "adjoint, checkpoints=3": ("adjoint", {"checkpoints": 3})}
 MIN_ORDER = 3.5  # the observed order a discretisation row must show (RK4, Simpson, five-point: 4)
 ORDER_FLOOR = 1e-9  # below this residual the order is not measured (round-off, finite differences' error)
 
@@ -75,7 +78,9 @@ def compared(equation, what, a, b, tol):
 
 def vanishing(equation, what, a, scale, tol):
     """A row for "a = 0": the residual is ‖a‖ / ‖scale‖, scale being the size a is measured against."""
-    return Row(equation, what, _size(a), 0.0, abs(_size(a) / _size(scale)), tol)
+    size, scale = _size(a), abs(_size(scale))
+    residual = abs(size) / scale if scale > 0 else (0.0 if size == 0 else np.inf)
+    return Row(equation, what, size, 0.0, residual, tol)
 
 
 Evaluation = namedtuple("Evaluation", ["problem", "n_steps", "path", "loss", "dL_dzs", "arbitrary", "adjoint",
@@ -110,10 +115,10 @@ def evaluate(problem, n_steps, seed=0, log=print):
     jac = lg.jacobians_along(f, theta, path, z0.shape)
     reference, observing_t0 = {}, {}
     t0_problem = with_t0_observed(problem, seed)
-    for method in METHODS:
-        log(f"{n_steps} steps: reference gradients by {method}")
-        reference[method] = gradients(loss, f, z0, theta, ts, n_steps, method)
-        observing_t0[method] = gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method)
+    for label, (method, options) in VARIANTS.items():
+        log(f"{n_steps} steps: reference gradients by {label}")
+        reference[label] = gradients(loss, f, z0, theta, ts, n_steps, method, **options)
+        observing_t0[label] = gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method, **options)
     return Evaluation(problem, n_steps, path, loss_value, dL_dzs.reshape(len(ts), -1), arbitrary, adjoint,
                       lg.along_path(jac, arbitrary.lam), lg.along_path(jac, adjoint.lam), reference,
                       observing_t0, seed)
@@ -167,7 +172,7 @@ def equation_rows(ev):
                                   on_adjoint.lam_ftheta, path.t)
     eq12 = lg.eq12_gradient(on_adjoint.lam_ftheta, path.t)
     dpsi, dL = stationarity(ev)
-    others = [m for m in METHODS if m != "finite_differences"]
+    others = [label for label in VARIANTS if label != "finite_differences"]
     return [
         vanishing("(1)", "F = ż − f on the RK4 grid (ż: five-point differences), vs ‖f‖",
                   lg.eq1_constraint(z_dot, on_arbitrary.f), on_arbitrary.f, tol),
@@ -196,7 +201,7 @@ def equation_rows(ev):
         vanishing("(11)", "term 2, ∫ (λ̇ + λ ∂f/∂z) dz/dθ dt, vs ‖dL/dθ‖  [adjoint λ]",
                   adjoint_terms[1], dL_dtheta, tol)._replace(ordered=False),
         *(compared("(12)", f"term 3 = −∫_t1^t0 λ ∂f/∂θ dt vs {method} dL/dθ  [adjoint λ]",
-                   eq12, reference[method].theta, tol) for method in METHODS),
+                   eq12, reference[method].theta, tol) for method in VARIANTS),
         compared("dL/dt_i", "[λ(t_i⁻) − λ(t_i⁺)]·f(z(t_i)) vs FD dL/dt_i, i ≥ 1  [adjoint λ]",
                  lg.dL_dtn(adjoint.lam, on_adjoint.f), fd.ts[1:], tol),
         compared("dL/dt0", "−λ(t0⁺)·f(z0, θ, t0) vs FD dL/dt0  [adjoint λ]",

@@ -214,7 +214,7 @@ def test_residuals_fall_like_h4():
             slopes = np.diff(np.log([rows[i].residual for rows in table])) / np.diff(np.log(steps))
             assert np.all((slopes < -3.5) & (slopes > -4.5)), (row.equation, row.what, slopes)
             checked += 1
-    assert checked == 9 + len(METHODS)  # eq. (12) has one row per gradient method
+    assert checked == 9 + len(equations.VARIANTS)  # eq. (12) has one row per gradient variant
 
 
 # ---------------------------------------------------------------- the command
@@ -225,8 +225,9 @@ def test_equations_command_prints_every_row_ok(capsys):
     for eq in ("(1)", "(3)", "(4)–(5)", "(6)–(7)", "(8)", "(9)", "(5),(10)", "(11)", "(12)", "dL/dt_i",
                "dL/dt0", "comment", "dL/dts", "z(t0)"):
         assert f"\n{eq} " in out
-    # (12) has a row per method; dL/dts and z(t0) a row per method other than finite differences
-    assert out.count(" ok\n") == 14 + len(METHODS) + 2 * (len(METHODS) - 1) and "FAIL" not in out
+    # (12) has a row per gradient variant; dL/dts and z(t0) a row per variant other than finite differences
+    n = len(equations.VARIANTS)
+    assert out.count(" ok\n") == 14 + n + 2 * (n - 1) and "FAIL" not in out
 
 
 def test_equations_command_fails_when_a_tolerance_is_too_tight(capsys, monkeypatch):
