@@ -10,16 +10,11 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import default_problem, mlp_dynamics, mlp_init
+from reference import relative
 
 FD_TOL = 1e-8
 ADJOINT_TOL = 1e-6
-
-
-def relative(a, b):
-    a, b = ravel_tree(a), ravel_tree(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def all_methods(problem, n_steps):

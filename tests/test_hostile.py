@@ -16,7 +16,7 @@ from adjoint_ref import memory, tree
 from adjoint_ref.models import mlp_dynamics, mlp_init
 from adjoint_ref.rk4 import integrate
 from reference import relative, rk4_error_bound
-from test_errors import call_gradients, call_odeint, f_linear, loss_sum
+from calls import call_gradients, call_odeint, f_linear, loss_sum
 
 METHODS = ("adjoint", "backprop", "finite_differences")
 
