@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.builtins import dict as traceable_dict
 from autograd.extend import defjvp_argnum, defvjp_argnums, primitive
 
 from .rk4 import integrate
@@ -64,12 +65,12 @@ def _mlp_vjp(argnums, ans, args, kwargs):
         g_pre = (g @ theta["W2"].T) * (1 - hidden ** 2)  # g ∂f/∂(z W1 + t c1 + b1)
         rows_pre, rows_g = g_pre.reshape(-1, g_pre.shape[-1]), g.reshape(-1, g.shape[-1])
         g_b1 = rows_pre.sum(0)
-        grads = {0: g_pre @ theta["W1"].T,
-                 1: {"W1": z.reshape(-1, z.shape[-1]).T @ rows_pre, "b1": g_b1, "c1": t * g_b1,
-                     "W2": hidden.reshape(-1, hidden.shape[-1]).T @ rows_g, "b2": rows_g.sum(0)},
-                 2: g_b1 @ theta["c1"]}
-        if len(theta) != len(grads[1]):  # keys mlp_dynamics does not use get a zero gradient
-            grads[1] = {key: grads[1].get(key, anp.zeros_like(value)) for key, value in theta.items()}
+        g_theta = {"W1": z.reshape(-1, z.shape[-1]).T @ rows_pre, "b1": g_b1, "c1": t * g_b1,
+                   "W2": hidden.reshape(-1, hidden.shape[-1]).T @ rows_g, "b2": rows_g.sum(0)}
+        if len(theta) != len(g_theta):  # keys mlp_dynamics does not use get a zero gradient
+            g_theta = {key: g_theta.get(key, anp.zeros_like(value)) for key, value in theta.items()}
+        # autograd's dict: a traced container when the entries are traced (a VJP differentiated again)
+        grads = {0: g_pre @ theta["W1"].T, 1: traceable_dict(g_theta), 2: g_b1 @ theta["c1"]}
         return tuple(grads[argnum] for argnum in argnums)
 
     return vjp
