@@ -37,8 +37,11 @@ def mlp_hidden(z, theta, t):
 
 
 def mlp_formula(z, theta, t):
-    """The formula of `mlp_dynamics` in autograd.numpy: what autograd traces (about ten primitives
-    per call) when f has no hand-written derivative, as a user's own f usually has not."""
+    """f(z, θ, t) = tanh(z W1 + t c1 + b1) W2 + b2 in autograd.numpy, without hand-written derivatives.
+
+    What autograd traces (about ten primitives per call) for an f like a user's own; the tests
+    check `mlp_dynamics`'s hand-written derivatives against autograd's derivatives of this formula.
+    """
     return anp.dot(mlp_hidden(z, theta, t), theta["W2"]) + theta["b2"]
 
 
@@ -55,9 +58,12 @@ def mlp_dynamics(z, theta, t):
 
 
 def _mlp_vjp(argnums, ans, args, kwargs):
-    """g ↦ (g ∂f/∂z, g ∂f/∂θ, g ∂f/∂t) of `mlp_dynamics` (those in argnums), by hand: one sweep back
-    through the output layer and the tanh gives all three. Operators and array methods (@, .T,
-    .sum) cost nothing extra on arrays and are still traced by autograd on its boxes."""
+    """g ↦ (g ∂f/∂z, g ∂f/∂θ, g ∂f/∂t) of `mlp_dynamics` (those in argnums), by hand.
+
+    With a = z W1 + t c1 + b1, h = tanh(a) and ḡ = (g W2ᵀ) ⊙ (1 − h²) = g ∂f/∂a, one sweep back gives
+    g ∂f/∂z = ḡ W1ᵀ, g ∂f/∂t = Σ ḡ · c1, and for θ: W1: zᵀ ḡ, b1: Σ ḡ, c1: t Σ ḡ, W2: hᵀ g, b2: Σ g
+    (Σ over the batch). Operators and array methods (@, .T, .sum) cost nothing extra on arrays and
+    are still traced by autograd on its boxes, so the VJP can be differentiated again."""
     z, theta, t = args
     hidden = mlp_hidden(z, theta, t)
 
@@ -77,7 +83,11 @@ def _mlp_vjp(argnums, ans, args, kwargs):
 
 
 def _mlp_jvp(argnum, tangent, ans, args, kwargs):
-    """The change of `mlp_dynamics` when argument `argnum` moves by `tangent` (forward mode)."""
+    """The change of `mlp_dynamics` when argument `argnum` moves by `tangent` (forward mode).
+
+    With a, h as in `_mlp_vjp`: df = ((dz W1) ⊙ (1 − h²)) W2 for z, (dt c1 ⊙ (1 − h²)) W2 for t, and
+    ((z dW1 + t dc1 + db1) ⊙ (1 − h²)) W2 + h dW2 + db2 for θ.
+    """
     z, theta, t = args
     hidden = mlp_hidden(z, theta, t)
     slope = 1 - hidden ** 2
@@ -147,8 +157,10 @@ PENDULUM = np.array([1.0, 0.25])  # θ of damped_pendulum: ω² = g/l and the da
 
 
 def damped_pendulum(z, theta, t):
-    """The known ODE behind the spiral data: z = (angle, angular velocity), θ = (ω², γ),
-    dz/dt = (z₂, −ω² sin z₁ − γ z₂). Its phase portrait spirals into the rest state (0, 0)."""
+    """dz/dt = (z₂, −ω² sin z₁ − γ z₂): the damped pendulum behind the spiral data.
+
+    z = (angle, angular velocity), θ = (ω², γ). Its phase portrait spirals into the rest state (0, 0).
+    """
     angle, velocity = z[..., 0], z[..., 1]
     return anp.stack([velocity, -theta[0] * anp.sin(angle) - theta[1] * velocity], axis=-1)
 
