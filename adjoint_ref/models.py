@@ -9,6 +9,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.builtins import dict as traceable_dict
 from autograd.extend import defjvp_argnum, defvjp_argnums, primitive
+from autograd.tracer import isbox
 
 from .rk4 import integrate
 
@@ -75,8 +76,9 @@ def _mlp_vjp(argnums, ans, args, kwargs):
                    "W2": hidden.reshape(-1, hidden.shape[-1]).T @ rows_g, "b2": rows_g.sum(0)}
         if len(theta) != len(g_theta):  # keys mlp_dynamics does not use get a zero gradient
             g_theta = {key: g_theta.get(key, anp.zeros_like(value)) for key, value in theta.items()}
-        # autograd's dict: a traced container when the entries are traced (a VJP differentiated again)
-        grads = {0: g_pre @ theta["W1"].T, 1: traceable_dict(g_theta), 2: g_b1 @ theta["c1"]}
+        if any(isbox(value) for value in g_theta.values()):  # the VJP is being differentiated again:
+            g_theta = traceable_dict(g_theta)  # autograd's dict (slower) keeps the container traced
+        grads = {0: g_pre @ theta["W1"].T, 1: g_theta, 2: g_b1 @ theta["c1"]}
         return tuple(grads[argnum] for argnum in argnums)
 
     return vjp
