@@ -7,7 +7,9 @@ from collections import namedtuple
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.builtins import dict as traceable_dict
 from autograd.extend import defjvp_argnum, defvjp_argnums, primitive
+from autograd.tracer import isbox
 
 from .rk4 import integrate
 
@@ -36,8 +38,11 @@ def mlp_hidden(z, theta, t):
 
 
 def mlp_formula(z, theta, t):
-    """The formula of `mlp_dynamics` in autograd.numpy: what autograd traces (about ten primitives
-    per call) when f has no hand-written derivative, as a user's own f usually has not."""
+    """f(z, θ, t) = tanh(z W1 + t c1 + b1) W2 + b2 in autograd.numpy, without hand-written derivatives.
+
+    What autograd traces (about ten primitives per call) for an f like a user's own; the tests
+    check `mlp_dynamics`'s hand-written derivatives against autograd's derivatives of this formula.
+    """
     return anp.dot(mlp_hidden(z, theta, t), theta["W2"]) + theta["b2"]
 
 
@@ -54,9 +59,12 @@ def mlp_dynamics(z, theta, t):
 
 
 def _mlp_vjp(argnums, ans, args, kwargs):
-    """g ↦ (g ∂f/∂z, g ∂f/∂θ, g ∂f/∂t) of `mlp_dynamics` (those in argnums), by hand: one sweep back
-    through the output layer and the tanh gives all three. Operators and array methods (@, .T,
-    .sum) cost nothing extra on arrays and are still traced by autograd on its boxes."""
+    """g ↦ (g ∂f/∂z, g ∂f/∂θ, g ∂f/∂t) of `mlp_dynamics` (those in argnums), by hand.
+
+    With a = z W1 + t c1 + b1, h = tanh(a) and ḡ = (g W2ᵀ) ⊙ (1 − h²) = g ∂f/∂a, one sweep back gives
+    g ∂f/∂z = ḡ W1ᵀ, g ∂f/∂t = Σ ḡ · c1, and for θ: W1: zᵀ ḡ, b1: Σ ḡ, c1: t Σ ḡ, W2: hᵀ g, b2: Σ g
+    (Σ over the batch). Operators and array methods (@, .T, .sum) cost nothing extra on arrays and
+    are still traced by autograd on its boxes, so the VJP can be differentiated again."""
     z, theta, t = args
     hidden = mlp_hidden(z, theta, t)
 
@@ -64,19 +72,24 @@ def _mlp_vjp(argnums, ans, args, kwargs):
         g_pre = (g @ theta["W2"].T) * (1 - hidden ** 2)  # g ∂f/∂(z W1 + t c1 + b1)
         rows_pre, rows_g = g_pre.reshape(-1, g_pre.shape[-1]), g.reshape(-1, g.shape[-1])
         g_b1 = rows_pre.sum(0)
-        grads = {0: g_pre @ theta["W1"].T,
-                 1: {"W1": z.reshape(-1, z.shape[-1]).T @ rows_pre, "b1": g_b1, "c1": t * g_b1,
-                     "W2": hidden.reshape(-1, hidden.shape[-1]).T @ rows_g, "b2": rows_g.sum(0)},
-                 2: g_b1 @ theta["c1"]}
-        if len(theta) != len(grads[1]):  # keys mlp_dynamics does not use get a zero gradient
-            grads[1] = {key: grads[1].get(key, anp.zeros_like(value)) for key, value in theta.items()}
+        g_theta = {"W1": z.reshape(-1, z.shape[-1]).T @ rows_pre, "b1": g_b1, "c1": t * g_b1,
+                   "W2": hidden.reshape(-1, hidden.shape[-1]).T @ rows_g, "b2": rows_g.sum(0)}
+        if len(theta) != len(g_theta):  # keys mlp_dynamics does not use get a zero gradient
+            g_theta = {key: g_theta.get(key, anp.zeros_like(value)) for key, value in theta.items()}
+        if any(isbox(value) for value in g_theta.values()):  # the VJP is being differentiated again:
+            g_theta = traceable_dict(g_theta)  # autograd's dict (slower) keeps the container traced
+        grads = {0: g_pre @ theta["W1"].T, 1: g_theta, 2: g_b1 @ theta["c1"]}
         return tuple(grads[argnum] for argnum in argnums)
 
     return vjp
 
 
 def _mlp_jvp(argnum, tangent, ans, args, kwargs):
-    """The change of `mlp_dynamics` when argument `argnum` moves by `tangent` (forward mode)."""
+    """The change of `mlp_dynamics` when argument `argnum` moves by `tangent` (forward mode).
+
+    With a, h as in `_mlp_vjp`: df = ((dz W1) ⊙ (1 − h²)) W2 for z, (dt c1 ⊙ (1 − h²)) W2 for t, and
+    ((z dW1 + t dc1 + db1) ⊙ (1 − h²)) W2 + h dW2 + db2 for θ.
+    """
     z, theta, t = args
     hidden = mlp_hidden(z, theta, t)
     slope = 1 - hidden ** 2
@@ -146,8 +159,10 @@ PENDULUM = np.array([1.0, 0.25])  # θ of damped_pendulum: ω² = g/l and the da
 
 
 def damped_pendulum(z, theta, t):
-    """The known ODE behind the spiral data: z = (angle, angular velocity), θ = (ω², γ),
-    dz/dt = (z₂, −ω² sin z₁ − γ z₂). Its phase portrait spirals into the rest state (0, 0)."""
+    """dz/dt = (z₂, −ω² sin z₁ − γ z₂): the damped pendulum behind the spiral data.
+
+    z = (angle, angular velocity), θ = (ω², γ). Its phase portrait spirals into the rest state (0, 0).
+    """
     angle, velocity = z[..., 0], z[..., 1]
     return anp.stack([velocity, -theta[0] * anp.sin(angle) - theta[1] * velocity], axis=-1)
 

@@ -13,7 +13,11 @@ from .validate import add_note, check_finite_state
 
 
 def rk4_step(f, z, theta, t, h):
-    """One classical RK4 step of dz/dt = f(z, θ, t) from t to t + h (h may be negative)."""
+    """One classical RK4 step of dz/dt = f(z, θ, t) from t to t + h (h may be negative).
+
+    k1 = f(z, θ, t), k2 = f(z + h/2 k1, θ, t + h/2), k3 = f(z + h/2 k2, θ, t + h/2),
+    k4 = f(z + h k3, θ, t + h); z(t + h) ≈ z + h/6 (k1 + 2 k2 + 2 k3 + k4).
+    """
     k1 = f(z, theta, t)
     k2 = f(z + (h / 2) * k1, theta, t + h / 2)
     k3 = f(z + (h / 2) * k2, theta, t + h / 2)
@@ -77,8 +81,9 @@ def integrate(f, z0, theta, ts, n_steps, record=None):
 
 
 def step_states(f, z, theta, t_start, t_end, n_steps):
-    """[z_0 = z, z_1, …, z_n]: the state after every RK4 step of `solve_interval` on one interval
-    (memory proportional to n_steps)."""
+    """[z_0 = z, z_1, …, z_n]: the state after every RK4 step of `solve_interval` on one interval.
+
+    Memory proportional to n_steps."""
     steps = []
     solve_interval(f, z, theta, t_start, t_end, n_steps, record=steps)
     return [z] + [state for _, state in steps]

@@ -4,28 +4,7 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-
-
-def f_linear(z, theta, t):
-    return theta * z
-
-
-def loss_sum(zs):
-    return anp.sum(zs ** 2)
-
-
-GOOD = dict(loss=loss_sum, f=f_linear, z0=np.ones(2), theta=0.5, ts=[0.0, 1.0], n_steps=4)
-
-
-def call_gradients(**changes):
-    kwargs = {**GOOD, **changes}
-    return ar.gradients(**kwargs)
-
-
-def call_odeint(**changes):
-    kwargs = {**GOOD, **changes}
-    kwargs.pop("loss")
-    return ar.odeint(**kwargs)
+from calls import call_gradients, call_odeint, f_linear
 
 
 @pytest.mark.parametrize("call", [call_gradients, call_odeint], ids=["gradients", "odeint"])

@@ -9,10 +9,9 @@ import pytest
 from autograd import grad
 from matplotlib.figure import Figure
 
-import adjoint_ref as ar
 from adjoint_ref import figures
 from adjoint_ref.cli import main
-from test_errors import call_gradients, call_odeint
+from calls import call_gradients, call_odeint
 
 
 def global_state():

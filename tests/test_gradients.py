@@ -10,16 +10,11 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref.tree import ravel_tree
 from adjoint_ref.models import default_problem, mlp_dynamics, mlp_init
+from reference import relative
 
 FD_TOL = 1e-8
 ADJOINT_TOL = 1e-6
-
-
-def relative(a, b):
-    a, b = ravel_tree(a), ravel_tree(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def all_methods(problem, n_steps):
@@ -124,9 +119,14 @@ def test_odeint_shape_and_first_row():
 
 
 def test_integer_inputs_become_float64():
-    g = ar.gradients(lambda zs: anp.sum(zs ** 2), lambda z, th, t: th * z, [1, 2], 1, [0, 1], 5)
-    assert g.z0.dtype == np.float64 and g.ts.dtype == np.float64
-    assert np.all(np.isfinite(g.z0))
+    def call(z0, theta, ts):
+        return ar.gradients(lambda zs: anp.sum(zs ** 2), lambda z, th, t: th * z, z0, theta, ts, 5)
+
+    g, as_float = call([1, 2], 1, [0, 1]), call(np.array([1.0, 2.0]), 1.0, np.array([0.0, 1.0]))
+    assert g.z0.dtype == g.ts.dtype == np.float64
+    assert g.loss == as_float.loss
+    for q in ("z0", "theta", "ts"):
+        assert np.array_equal(getattr(g, q), getattr(as_float, q)), q
 
 
 def test_same_seed_same_numbers():

@@ -14,6 +14,7 @@ from adjoint_ref.tree import ravel_tree
 from adjoint_ref.api import METHODS
 from adjoint_ref.cli import main
 from adjoint_ref.models import default_problem
+from reference import relative
 
 OMEGA = 3.0
 ROUND_OFF = 1e-12  # ε ≈ 2.2e-16 times the few hundred roundings of a Simpson sum, with a wide margin
@@ -22,11 +23,6 @@ N_STEPS = 8
 
 def order4_tolerance(ts, n_steps):
     return (OMEGA * np.max(np.abs(np.diff(ts))) / n_steps) ** 4
-
-
-def relative(a, b):
-    a, b = ravel_tree(a), ravel_tree(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def size(x):

@@ -15,14 +15,10 @@ from adjoint_ref.finite_differences import fd_vjp
 from adjoint_ref.models import default_problem
 from adjoint_ref.rk4 import integrate
 from adjoint_ref.sensitivity import forward_sensitivities
+from reference import relative
 
 ROUND_OFF = 1e-12
 FD_TOL = 1e-8
-
-
-def relative(a, b):
-    a, b = ravel_tree(a), ravel_tree(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def test_sensitivity_matrix_against_finite_differences():
