@@ -9,7 +9,9 @@ order 1. Identities that hold exactly in floating point up to rounding get ROUND
 import numpy as np
 import pytest
 
-from adjoint_ref import equations, figures, lagrangian as lg
+from autograd import jacobian
+
+from adjoint_ref import equations, figures, lagrangian as lg, rk4
 from adjoint_ref.tree import ravel_tree
 from adjoint_ref.api import METHODS
 from adjoint_ref.cli import main
@@ -262,3 +264,51 @@ def test_lagrangian_terms_figure_is_drawn(tmp_path):
     (path,) = figures.render(["lagrangian_terms.png"], out=str(tmp_path), quick=True, log=quiet)
     with open(path, "rb") as png:
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- rows that can fail
+
+def test_eq4_psi_is_stationary_only_for_the_adjoint_lambda(ev, tol):
+    # With the adjoint λ, varying the path leaves ψ unchanged to first order though L changes;
+    # with an arbitrary λ it does not; a sign error in eq. (4) (ψ = L + ∫ λF) doubles dψ/dε.
+    dpsi, dL = equations.stationarity(ev)
+    assert abs(dL) > 0.1 and abs(dpsi) < tol * abs(dL)
+    arbitrary = ev._replace(adjoint=ev.arbitrary)
+    dpsi_arbitrary, _ = equations.stationarity(arbitrary)
+    assert abs(dpsi_arbitrary) > 0.1 * abs(dL)
+
+
+def test_eq11_pointwise_and_in_integral_form(ev, tol):
+    # λ̇ + λ ∂f/∂z = 0 on the grid, and λ(t_{i-1}⁺) = λ(t_i⁻) + ∫_{t_{i-1}}^{t_i} λ ∂f/∂z dt, with λ from the
+    # solver and λ ∂f/∂z from f's forward-mode Jacobian.
+    lam, on = ev.adjoint, ev.on_adjoint
+    assert relative(lam.lam_dot, -on.lam_fz) < tol
+    assert relative(lam.lam[:, 0], lam.lam[:, -1] + lg.simpson(on.lam_fz, ev.path.t)) < tol
+    # the opposite sign of ∂f/∂z in the integral form is far off
+    assert relative(lam.lam[:, 0], lam.lam[:, -1] - lg.simpson(on.lam_fz, ev.path.t)) > 100 * tol
+
+
+def test_forward_mode_jacobians_match_reverse_mode():
+    p = small_problem()
+    path = lg.forward_path(p.f, p.z0, p.theta, p.ts, N_STEPS)
+    jac = lg.jacobians_along(p.f, p.theta, path, p.z0.shape)
+    t, z = path.t[0, 3], path.z[0, 3].reshape(p.z0.shape)
+    reverse_z = jacobian(lambda x: p.f(x.reshape(p.z0.shape), p.theta, t))(np.ravel(z))
+    assert relative(jac.f_z[0, 3], np.reshape(reverse_z, (z.size, z.size))) < 1e-13
+    reverse_t = jacobian(lambda s: p.f(z, p.theta, s))(t)
+    assert relative(jac.f_t[0, 3], np.ravel(reverse_t)) < 1e-13
+
+
+@pytest.mark.filterwarnings("ignore::adjoint_ref.adjoint.AdjointDriftWarning")  # it drifts too, rightly
+def test_a_third_order_solver_fails_the_order_column(monkeypatch):
+    # Kutta's third-order rule: residuals of the forward-solution row fall by 8, not 16, per halving.
+    def kutta3(f, z, theta, t, h):
+        k1 = f(z, theta, t)
+        k2 = f(z + (h / 2) * k1, theta, t + h / 2)
+        k3 = f(z - h * k1 + 2 * h * k2, theta, t + h)
+        return z + (h / 6) * (k1 + 4 * k2 + k3)
+    monkeypatch.setattr(rk4, "rk4_step", kutta3)
+    rows = equations.checked_rows(small_problem(), N_STEPS, seed=5, log=quiet)
+    row = next(r for r in rows if r.equation == "(3)")
+    assert row.residual <= row.tol  # small enough by size alone: the order is what catches it
+    assert 2.5 < equations.order(row) < 3.4 and not equations.passed(row)
