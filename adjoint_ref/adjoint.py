@@ -13,6 +13,7 @@ times is stored, so memory does not grow with the number of steps. For strongly 
 dynamics that backward z is wrong (round-off grows like e^{kT}); with `checkpoints` the backward
 pass instead re-integrates z forwards from checkpoints and carries only [λ, a_θ, a_t].
 """
+import functools
 import math
 import warnings
 
@@ -221,4 +222,4 @@ def solve(f, z0, theta, ts, n_steps, checkpoints=None):
     """The gradient method "adjoint": zs by RK4 (eq. 3) and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
     dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`)."""
     zs = integrate(f, z0, theta, ts, n_steps)
-    return zs, lambda dL_dzs: adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=checkpoints)
+    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints)
