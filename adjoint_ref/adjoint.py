@@ -12,6 +12,9 @@ where a_θ(t) = ∫_t^{t_N} λ ∂f/∂θ dt' (so a_θ(t0) = dL/dθ, eq. 12) and
 times is stored, so memory does not grow with the number of steps. For strongly contracting
 dynamics that backward z is wrong (round-off grows like e^{kT}); with `checkpoints` the backward
 pass instead re-integrates z forwards from checkpoints and carries only [λ, a_θ, a_t].
+
+A running cost ∫ g(z, θ, t) dt in the loss adds its own gradient to each right-hand side:
+dλ/dt = −λ ∂f/∂z − ∂g/∂z, da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ, da_t/dt = −λ ∂f/∂t − ∂g/∂t (`with_running_cost`).
 """
 import functools
 import math
@@ -63,13 +66,31 @@ def relative_drift(z_back, z):
     return gap / scale if scale > 0 else gap
 
 
-def augmented_dynamics(f, z_shape):
+def with_running_cost(vjp_of_f, g):
+    """`vjp_of_f` with the gradient of a running cost g(z, θ, t) added to its products: the pullback
+    λ ↦ (λ ∂f/∂z + ∂g/∂z, λ ∂f/∂θ + ∂g/∂θ, λ ∂f/∂t + ∂g/∂t), the gradient of H = λ·f + g.
+    Without a running cost (g None) it is `vjp_of_f` itself."""
+    if g is None:
+        return vjp_of_f
+    vjp_of_g = vjp_of(g)
+
+    def f_and_pullback(z, theta, t):
+        dz_dt, pullback = vjp_of_f(z, theta, t)
+        g_pullback = vjp_of_g(z, theta, t)[1]
+        return dz_dt, lambda lam: tuple(a + b for a, b in zip(pullback(lam), g_pullback(1.0)))
+
+    return f_and_pullback
+
+
+def augmented_dynamics(f, z_shape, g=None):
     """Eqs. (11)–(12) and the t-gradient as one ODE for the flat state s = [z, λ, a_θ, a_t].
 
     Eq. (11): dλ/dt = −λ ∂f/∂z.  Eq. (12) in differential form: da_θ/dt = −λ ∂f/∂θ.
     Time gradient: da_t/dt = −λ ∂f/∂t. z itself follows dz/dt = f, integrated backwards.
+    With a running cost g each product gains the gradient of g (`with_running_cost`):
+    dλ/dt = −λ ∂f/∂z − ∂g/∂z, da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ, da_t/dt = −λ ∂f/∂t − ∂g/∂t.
     """
-    n, vjp_of_f = int(np.prod(z_shape)), vjp_of(f)
+    n, vjp_of_f = int(np.prod(z_shape)), with_running_cost(vjp_of(f), g)
 
     def ds_dt(s, theta, t):
         z, lam = s[:n].reshape(z_shape), s[n:2 * n].reshape(z_shape)
@@ -80,10 +101,10 @@ def augmented_dynamics(f, z_shape):
     return ds_dt
 
 
-def adjoint_dynamics_along(f, z_shape, z_at):
+def adjoint_dynamics_along(f, z_shape, z_at, g=None):
     """The same eqs. (11)–(12) for s = [λ, a_θ, a_t] alone, along a known trajectory z(t) = z_at(t)
-    (re-integrated forwards from a checkpoint instead of backwards with λ)."""
-    n, vjp_of_f = int(np.prod(z_shape)), vjp_of(f)
+    (re-integrated forwards from a checkpoint instead of backwards with λ); g: a running cost."""
+    n, vjp_of_f = int(np.prod(z_shape)), with_running_cost(vjp_of(f), g)
 
     def ds_dt(s, theta, t):
         _, pullback = vjp_of_f(z_at(t), theta, t)
@@ -93,13 +114,13 @@ def adjoint_dynamics_along(f, z_shape, z_at):
     return ds_dt
 
 
-def _backsolve(f, z_start, z_end, s_adjoint, theta, t_end, t_start, n_steps, record):
+def _backsolve(f, z_start, z_end, s_adjoint, theta, t_end, t_start, n_steps, record, g=None):
     """[λ, a_θ, a_t] (flat) carried from t_end back to t_start, with z integrated backwards alongside.
 
-    Returns (that state, z(t_start) as the backward pass reconstructed it)."""
+    Returns (that state, z(t_start) as the backward pass reconstructed it). g: a running cost or None."""
     n = z_end.size
     steps = None if record is None else []
-    s = solve_interval(augmented_dynamics(f, z_end.shape), np.concatenate([np.ravel(z_end), s_adjoint]),
+    s = solve_interval(augmented_dynamics(f, z_end.shape, g), np.concatenate([np.ravel(z_end), s_adjoint]),
                        theta, t_end, t_start, n_steps, "backward", steps)
     if record is not None:
         record.extend((t, state[:n].reshape(z_end.shape), state[n:]) for t, state in steps)
@@ -113,14 +134,14 @@ def segment_bounds(n_steps, checkpoints):
     return [j * n_steps // k for j in range(k + 1)]
 
 
-def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, checkpoints):
+def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, checkpoints, g=None):
     """[λ, a_θ, a_t] (flat) carried from t_end back to t_start, with z recomputed from checkpoints.
 
     The forward pass is run again from z(t_start) to keep z at the start of each of K segments
     (memory O(K)). Then, segment by segment from the last, z is re-integrated forward from its
     checkpoint at half steps (memory O(n_steps / K)), so every RK4 stage of the backward step
     (at t, t − h/2, t − h) finds z(t) stored, and only [λ, a_θ, a_t] is integrated backwards.
-    Returns (that state, z(t_start)).
+    Returns (that state, z(t_start)). g: a running cost or None.
     """
     h = (t_end - t_start) / n_steps
     bounds = segment_bounds(n_steps, checkpoints)
@@ -137,14 +158,15 @@ def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, 
             return zs_half[int(round((t - t_a) / half))]
 
         steps = None if record is None else []
-        s = solve_interval(adjoint_dynamics_along(f, z_start.shape, z_at), s, theta, times[j + 1], t_a, m,
+        s = solve_interval(adjoint_dynamics_along(f, z_start.shape, z_at, g), s, theta, times[j + 1], t_a, m,
                            "backward", steps)
         if record is not None:
             record.extend((t, z_at(t), state) for t, state in steps)
     return s, z_start
 
 
-def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None, drift=None):
+def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None, drift=None,
+                      running_loss=None):
     """Eqs. (11)–(12): dL/dz0, dL/dθ (flat) and dL/dts by solving the adjoint system from ts[-1] to ts[0].
 
     zs are the forward states at the observation times, dL_dzs = ∂L/∂zs (same shape).
@@ -166,34 +188,39 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
     observation interval (memory O(K + n_steps/K); see `_checkpointed`); checkpoints="auto" runs the
     backsolve and, if it drifted, runs again with K = ⌈√n_steps⌉ and says so.
     If `drift` is a list, (t_i, relative drift, threshold) is appended for every interval (backsolve only).
+    running_loss=g adds ∫_{t0}^{t_N} g(z, θ, t) dt to the loss: ∂g/∂z, ∂g/∂θ, ∂g/∂t join the right-hand
+    sides (`with_running_cost`), and dL/dt_N gains g(z(t_N), θ, t_N); then dL/dt0 = −λ(t0⁺)·f − g(z0, θ, t0).
     """
     if checkpoints == "auto":
         steps = None if record is None else []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AdjointDriftWarning)
-            result = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, steps, None, drift)
+            result = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, steps, None, drift, running_loss)
         if not any(issubclass(w.category, AdjointDriftWarning) for w in caught):
             if record is not None:
                 record.extend(steps)
             return result
         k, first = math.ceil(math.sqrt(n_steps)), caught[0].message
         warnings.warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k), stacklevel=2)
-        return adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, k)
+        return adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, k, running_loss=running_loss)
     n = zs[0].size
     dL_dts = np.zeros(len(ts))
     f_end = f(zs[-1], theta, ts[-1])  # f at the right end of the interval being solved
     dL_dts[-1] = np.vdot(dL_dzs[-1], f_end)
+    if running_loss is not None:  # the upper limit of ∫ g dt moves with t_N
+        dL_dts[-1] += np.sum(running_loss(zs[-1], theta, ts[-1]))
     s = np.concatenate([np.ravel(dL_dzs[-1]), np.zeros(tree.size(theta)), [-dL_dts[-1]]])  # λ(t_N), a_θ, a_t
     steps = None if record is None else [(ts[-1], zs[-1], s)]
     for i in range(len(ts) - 1, 0, -1):
         if checkpoints is None:
-            s, z_back = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps)
+            s, z_back = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, running_loss)
             f_start = f(zs[i - 1], theta, ts[i - 1])
             threshold = max(drift_threshold(zs[i], f_end, (ts[i] - ts[i - 1]) / n_steps),
                             drift_threshold(zs[i - 1], f_start, (ts[i] - ts[i - 1]) / n_steps))
             _check_drift(z_back, zs[i - 1], ts[i - 1], threshold, drift)
         else:
-            s, _ = _checkpointed(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, checkpoints)
+            s, _ = _checkpointed(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, checkpoints,
+                                 running_loss)
             f_start = f(zs[i - 1], theta, ts[i - 1]) if i - 1 > 0 else None
         s, f_end = s.copy(), f_start
         if i - 1 > 0:  # the jump of a_t at an intermediate observation time

@@ -10,7 +10,7 @@ from autograd import make_vjp
 from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tuple
 from autograd.extend import defvjp_argnums, primitive
 
-from . import validate
+from . import running_cost, validate
 from .adjoint import adjoint_gradients
 from .memory import check_backprop_memory
 from .methods import METHODS
@@ -90,7 +90,8 @@ def _loss_and_gradient(loss, zs):
     return float(np.ravel(value)[0]), vjp(np.ones(np.shape(value)))
 
 
-def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint", checkpoints=None):
+def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint", checkpoints=None,
+              running_loss=None):
     """L = loss(odeint(f, z0, θ, ts)) and its gradients, as Gradients(loss, z0, theta, ts).
 
     method: "adjoint" (eqs. 11–12, backwards in time), "backprop" (autograd through the RK4
@@ -101,16 +102,23 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint",
     strongly contracting dynamics; K re-integrates z forwards from K checkpoints per observation
     interval instead (memory O(K + n_steps/K)). dL/dθ comes back in θ's container structure with
     float64 arrays as leaves; dL/dts is an array like ts.
+    running_loss=g (g(z, theta, t) returning a scalar) adds a running cost: L = loss(zs) + ∫_{ts[0]}^{ts[-1]}
+    g(z(t), θ, t) dt, the integral taken by the same RK4 steps as z (see `running_cost`); every method
+    supports it, the adjoint by the extra terms −∂g/∂z, −∂g/∂θ, −∂g/∂t in its backward equations.
     """
     validate.choice(method, tuple(METHODS), "method")
     checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), method, "method")
     z0, theta, ts, n_steps = validate.problem(f, z0, theta, ts, n_steps)
     options = {} if checkpoints is None else {"checkpoints": checkpoints}
-    zs, pullback = METHODS[method](f, z0, theta, ts, n_steps, **options)
+    if running_loss is None:
+        (zs, pullback), cost = METHODS[method](f, z0, theta, ts, n_steps, **options), 0.0
+    else:
+        validate.check_running_loss(running_loss, z0, theta, ts[0])
+        zs, cost, pullback = running_cost.solve(method, f, running_loss, z0, theta, ts, n_steps, **options)
     value, dL_dzs = _loss_and_gradient(loss, zs)
     for t, dL_dz in zip(ts, dL_dzs):
         validate.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
     g_z0, g_theta, g_ts = pullback(dL_dzs)
     validate.check_finite_gradients(method, z0=g_z0, theta=g_theta, ts=g_ts)
-    return Gradients(value, np.asarray(g_z0, dtype=np.float64), unravel_like(g_theta, theta),
+    return Gradients(value + float(cost), np.asarray(g_z0, dtype=np.float64), unravel_like(g_theta, theta),
                      np.asarray(g_ts, dtype=np.float64))

@@ -10,6 +10,7 @@ import contextlib
 import os
 import time
 import warnings
+from collections import namedtuple
 
 import numpy as np
 from autograd import grad
@@ -19,8 +20,10 @@ from .adjoint import AdjointDriftWarning, adjoint_gradients
 from .api import gradients, odeint
 from .bench import measure
 from .metrics import relative_difference
-from .models import autonomous_mlp_dynamics, contracting_problem, default_problem
+from .models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem, pendulum_problem,
+                     shear_problem)
 from .rk4 import integrate, step_states
+from .sensitivity import forward_sensitivities
 from .train import fit
 from .tree import ravel_tree
 
@@ -75,42 +78,75 @@ def _new_figure(width, height):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _observation_times(ax, ts, names=True):
+    """Grey lines at the observation times; with `names`, a top axis names them $t_0$ … $t_N$."""
+    for t in ts:
+        ax.axvline(t, color="0.8", lw=0.8, zorder=0)
+    if names:
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(ts, [f"$t_{{{i}}}$" for i in range(len(ts) - 1)] + ["$t_1$" if len(ts) == 2 else "$t_N$"])
+        top.tick_params(length=0, pad=1)
+
+
+def _time_arrow(ax, start, end, text, y=0.9, color="0.3"):
+    """An arrow from t = start to t = end at height y (axes fraction), with `text` above its middle."""
+    where = ax.get_xaxis_transform()
+    ax.annotate("", xy=(end, y), xytext=(start, y), xycoords=where,
+                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2))
+    ax.text((start + end) / 2, y + 0.02, text, transform=where, ha="center", va="bottom", fontsize=8, color=color)
+
+
+def _headroom(ax, fraction):
+    """Raise the top of the y-range by `fraction` of its height: room for a legend or an arrow above the curves."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + fraction * (high - low))
+
+
+def _component(symbol, k):
+    r"""The math-text name of component k (from 0) of a vector: "$\lambda_1(t)$" for ("\lambda", 0)."""
+    return rf"${symbol}_{k + 1}(t)$"
+
+
 def draw_fit(result):
     """A training run (train.Fit): z(t) observed and learned, the phase portrait, the learned field, the losses."""
     data, theta = result.data, result.theta
     learned = odeint(autonomous_mlp_dynamics, data.observed[0], theta, data.ts, result.n_steps)
-    fig = _new_figure(10, 7.5)
+    fig = _new_figure(10.5, 7.5)
     (ax_t, ax_phase), (ax_field, ax_loss) = fig.subplots(2, 2)
-    for k, name in enumerate(("z₁ (angle)", "z₂ (angular velocity)")):
-        ax_t.plot(data.ts, data.observed[:, k], ".", ms=3, color=f"C{k}", alpha=0.4, label=f"observed {name}")
-        ax_t.plot(data.ts, learned[:, k], "-", color=f"C{k}", label=f"learned {name}")
-    ax_t.set(xlabel="t", ylabel="z(t)", title="observations and the learned solution from z(t₀)")
+    for k, name in enumerate(("(angle)", "(angular velocity)")):
+        ax_t.plot(data.ts, data.observed[:, k], ".", ms=3, color=f"C{k}", alpha=0.4,
+                  label=f"observed $z_{k + 1}$ {name}")
+        ax_t.plot(data.ts, learned[:, k], "-", color=f"C{k}", label=f"learned $z_{k + 1}$ {name}")
+    ax_t.set(xlabel="$t$", ylabel="$z(t)$", title="observations and the learned solution from $z(t_0)$")
     ax_t.legend(fontsize=7)
     for ax in (ax_phase, ax_field):
         ax.plot(data.observed[:, 0], data.observed[:, 1], ".", ms=3, color="0.5", label="observed")
         ax.plot(learned[:, 0], learned[:, 1], "-", color="C3", label="learned")
-        ax.set(xlabel="z₁", ylabel="z₂")
+        ax.set(xlabel="$z_1$", ylabel="$z_2$")
     ax_phase.set_title("phase portrait")
     ax_phase.legend(fontsize=7)
-    _draw_field(ax_field, autonomous_mlp_dynamics, theta, data.observed)
-    ax_field.set_title("learned vector field f(z, θ)")
+    arrows = _draw_field(ax_field, autonomous_mlp_dynamics, theta, data.observed)
+    fig.colorbar(arrows, ax=ax_field, label=r"speed $\|f(z, \theta)\|$")
+    ax_field.set_title(r"learned vector field $f(z, \theta)$")
     ax_loss.semilogy(np.arange(len(result.history)), result.history, lw=0.7, label="window loss (each iteration)")
     iters, losses = zip(*result.checkpoints)
     ax_loss.semilogy(iters, losses, "o-", color="C3", label="loss over all observed points")
-    ax_loss.set(xlabel="Adam iteration", ylabel="L (mean squared error)", title="training loss")
+    ax_loss.set(xlabel="Adam iteration", ylabel="$L$ (mean squared error)", title="training loss")
     ax_loss.legend(fontsize=7)
     return fig
 
 
 def _draw_field(ax, f, theta, points, n=17):
-    """Arrows of f(z, θ, 0) on an n × n grid spanning `points` (with a margin)."""
+    """Arrows of f(z, θ, 0) on an n × n grid spanning `points` (with a margin), coloured by their
+    length; returns the quiver, for a colourbar."""
     low, high = points.min(axis=0), points.max(axis=0)
     margin = 0.15 * (high - low)
     z1, z2 = np.meshgrid(*(np.linspace(a, b, n) for a, b in zip(low - margin, high + margin)))
     dz = f(np.stack([z1.ravel(), z2.ravel()], axis=1), theta, 0.0)
-    ax.quiver(z1, z2, dz[:, 0].reshape(z1.shape), dz[:, 1].reshape(z1.shape), np.hypot(dz[:, 0], dz[:, 1]),
-              cmap="viridis", angles="xy", width=0.004)
+    arrows = ax.quiver(z1, z2, dz[:, 0].reshape(z1.shape), dz[:, 1].reshape(z1.shape), np.hypot(dz[:, 0], dz[:, 1]),
+                       cmap="viridis", angles="xy", width=0.004)
     ax.set(xlim=(z1[0, 0], z1[0, -1]), ylim=(z2[0, 0], z2[-1, 0]))
+    return arrows
 
 
 @figure("spiral_fit.png", "the default `adjoint-ref train` run: the learned solution (lines) follows the "
@@ -120,39 +156,51 @@ def spiral_fit(quick):
     return draw_fit(fit(iters=4, hidden=4, batch=3, every=2) if quick else fit())
 
 
-@figure("adjoint_trajectories.png", "one backward solve: z(t) re-integrated backwards lies on the forward z(t), "
-                                    "λ(t) jumps by ∂L/∂z(tᵢ) at each observation time, and ‖a_θ(t)‖ grows to "
-                                    "‖dL/dθ‖, matching backprop (star)")
-def adjoint_trajectories(quick):
-    """The recorded backward solve (eqs. 11–12) of the default problem with one state in 2-D."""
-    p = default_problem(hidden=16, batch=0, t1=4.0)
-    n_steps = 3 if quick else 20
+BackwardSolve = namedtuple("BackwardSolve", ["t_fwd", "z_fwd", "t", "z", "lam", "a_theta"])
+BackwardSolve.__doc__ = """A forward solve recorded at every RK4 step (t_fwd, z_fwd) and the adjoint's backward solve
+(t, z, λ, a_θ), one row per recorded entry: two entries, before and after the jump, at each t_i."""
+
+
+def backward_solve(p, n_steps):
+    """Record the forward RK4 solve and the backward adjoint solve (eqs. 11–12) of the problem p."""
     forward = [(p.ts[0], p.z0)]
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps, record=forward)
     backward = []
     adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=backward)
-    backprop = gradients(p.loss, p.f, p.z0, p.theta, p.ts, n_steps, "backprop").theta
-    t_fwd, z_fwd = np.array([r[0] for r in forward]), np.array([r[1] for r in forward])
-    t_bwd = np.array([r[0] for r in backward])
-    z_bwd, lam = np.array([r[1] for r in backward]), np.array([r[2] for r in backward])
-    a_theta = np.array([np.linalg.norm(r[3]) for r in backward])
+    rows = [np.array(column) for column in zip(*backward)]
+    return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), *rows[:4])
 
-    fig = _new_figure(8, 8)
+
+@figure("adjoint_trajectories.png", "one backward solve of a damped pendulum fitted at four times: z(t) "
+                                    "re-integrated backwards lies on the forward z(t), λ(t) jumps by ∂L/∂z(tᵢ) at "
+                                    "each observation time, and a_θ(t) grows to dL/dθ, matching backprop (stars)")
+def adjoint_trajectories(quick):
+    """The recorded backward solve (eqs. 11–12) of `models.pendulum_problem`: z, λ and a_θ against t."""
+    p = pendulum_problem()
+    solve = backward_solve(p, 4 if quick else 20)
+    backprop = gradients(p.loss, p.f, p.z0, p.theta, p.ts, 4 if quick else 20, "backprop").theta
+    fig = _new_figure(8, 8.5)
     ax_z, ax_lam, ax_a = fig.subplots(3, 1, sharex=True)
     for k in range(2):
-        ax_z.plot(t_fwd, z_fwd[:, k], "-", color=f"C{k}", label=f"z{'₁₂'[k]}(t) forward")
-        ax_z.plot(t_bwd, z_bwd[:, k], "o", ms=3, mfc="none", color=f"C{k}", label=f"z{'₁₂'[k]}(t) backward")
-        ax_lam.plot(t_bwd, lam[:, k], "-", color=f"C{k}", label=f"λ{'₁₂'[k]}(t)")
-    ax_z.set(ylabel="z(t)", title="forward solve (lines) and the backward re-integration of z (circles)")
-    ax_lam.set(ylabel="λ(t)", title=r"adjoint λ(t), eq. (11), solved from $t_N$ back to $t_0$")
-    ax_a.plot(t_bwd, a_theta, "-", color="C2",
-              label=r"$\|a_\theta(t)\| = \|\int_t^{t_N} \lambda\, \partial f/\partial\theta\, dt'\|$ (eq. 12)")
-    ax_a.plot([p.ts[0]], [np.linalg.norm(ravel_tree(backprop))], "*", ms=12, color="C3", label="‖dL/dθ‖ by backprop")
-    ax_a.set(xlabel="t", ylabel="‖a_θ(t)‖", title="the running ‖dL/dθ‖ accumulated during the backward solve")
+        ax_z.plot(solve.t_fwd, solve.z_fwd[:, k], "-", color=f"C{k}", label=_component("z", k) + " forward")
+        ax_z.plot(solve.t, solve.z[:, k], "o", ms=2.5, mfc="none", color=f"C{k}",
+                  label=_component("z", k) + " backward")
+        ax_lam.plot(solve.t, solve.lam[:, k], "-", color=f"C{k}", label=_component(r"\lambda", k))
+        ax_a.plot(solve.t, solve.a_theta[:, k], "-", color=f"C{k + 2}",
+                  label=rf"$a_{{\theta,{k + 1}}}(t) = \int_t^{{t_N}} \lambda\, \partial f/\partial\theta_{k + 1}\, dt'$")
+        ax_a.plot([p.ts[0]], [backprop[k]], "*", ms=12, color=f"C{k + 2}", mec="k", mew=0.5,
+                  label=rf"$dL/d\theta_{k + 1}$ by backprop")
+    ax_z.set(ylabel="$z(t)$", title="forward solve (lines) and the backward re-integration of $z$ (circles)")
+    ax_lam.set(ylabel=r"$\lambda(t)$", title=r"adjoint $\lambda(t)$, eq. (11), solved from $t_N$ back to $t_0$")
+    ax_a.set(xlabel="$t$", ylabel=r"$a_\theta(t)$", title=r"$dL/d\theta$ accumulated during the backward solve (eq. 12)")
+    t0, tn = p.ts[0], p.ts[-1]
     for ax in (ax_z, ax_lam, ax_a):
-        for t in p.ts:
-            ax.axvline(t, color="0.8", lw=0.8, zorder=0)
-        ax.legend(fontsize=7, loc="best")
+        _headroom(ax, 0.45)
+        _observation_times(ax, p.ts, names=ax is ax_z)
+        ax.legend(fontsize=7, loc="upper right", ncol=2)
+    _time_arrow(ax_z, t0 + 0.02 * (tn - t0), t0 + 0.3 * (tn - t0), "forward: $t_0 \\to t_N$")
+    for ax in (ax_lam, ax_a):
+        _time_arrow(ax, t0 + 0.3 * (tn - t0), t0 + 0.02 * (tn - t0), "backward: $t_N \\to t_0$")
     return fig
 
 
@@ -177,42 +225,43 @@ def gradient_convergence(quick):
         errors[method] = [relative_difference(dL_dtheta(n, method), reference) for n in steps]
         ax.loglog(steps, errors[method], marker + "-", mfc="none", label=method)
     guide = 3 * errors["adjoint"][0] * (steps / steps[0]) ** -4.0
-    ax.loglog(steps, guide, "--", color="0.5", label="slope −4 guide, ∝ n_steps⁻⁴ ∝ h⁴")
+    ax.loglog(steps, guide, "--", color="0.5", label=r"slope $-4$ guide: $\propto n^{-4} \propto h^4$")
     n_fd = 4
     floor = relative_difference(dL_dtheta(n_fd, "backprop"), dL_dtheta(n_fd, "finite_differences"))
-    ax.axhline(floor, color="C3", ls=":", label=f"finite-difference floor: backprop vs FD at n_steps={n_fd}")
-    ax.set(xlabel="n_steps (RK4 steps per observation interval)", ylabel="relative error of dL/dθ",
-           title=f"convergence to the fine-grid gradient (backprop, n_steps={n_reference})")
+    ax.axhline(floor, color="C3", ls=":", label=f"finite-difference floor: backprop vs FD at $n = {n_fd}$")
+    ax.set(xlabel="$n$ = n_steps (RK4 steps per observation interval)", ylabel=r"relative error of $dL/d\theta$",
+           title=f"convergence to the fine-grid gradient (backprop, $n = {n_reference}$)")
+    ax.set_xticks(steps, [str(n) for n in steps])
+    ax.set_xticks([], minor=True)
     ax.legend(fontsize=7)
     return fig
 
 
 @figure("lagrangian_terms.png", "Eq. (10): the sizes of its three terms for an arbitrary λ and for the adjoint λ")
 def draw_lagrangian_terms(quick):
-    """Bars of ‖term 1‖, ‖term 2‖, ‖term 3‖ of eq. (10) and ‖sum − dL/dθ‖, on a log scale, for both λ."""
-    from matplotlib.figure import Figure
-
+    """Bars of ‖term 1‖, ‖term 2‖, ‖term 3‖ of eq. (10), ‖sum − dL/dθ‖ and ‖dL/dθ‖, on a log scale, for both λ."""
     problem = default_problem(hidden=4 if quick else 16)
     ev = equations.evaluate(problem, 4 if quick else 10, log=lambda text: None)
     dL_dtheta = ravel_tree(ev.reference["backprop"].theta)
-    fig = Figure(figsize=(9, 3.8))
+    fig = _new_figure(11, 4.2)
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, name, lam, on in zip(axes, ("arbitrary λ (random sines)", "adjoint λ, eq. (11)"),
+    names = ["term 1\nbracket", "term 2\n" r"$\int(\dot\lambda + \lambda\,\partial f/\partial z)\,S$",
+             "term 3\n" r"$\int\lambda\,\partial f/\partial\theta$", "sum $-$\n" r"$dL/d\theta$",
+             r"$dL/d\theta$" "\n(backprop)"]
+    for ax, name, lam, on in zip(axes, (r"arbitrary $\lambda$ (random sines)", r"adjoint $\lambda$, eq. (11)"),
                                  (ev.arbitrary, ev.adjoint), (ev.on_arbitrary, ev.on_adjoint)):
         terms = lg.eq10_terms(ev.dL_dzs, lam.lam, lam.lam_dot, ev.path.S, on.lam_fz, on.lam_ftheta, ev.path.t)
-        sizes = [np.linalg.norm(term) for term in terms] + [np.linalg.norm(sum(terms) - dL_dtheta)]
-        bars = ax.bar(["term 1\nbracket", "term 2\n∫(λ̇+λ∂f/∂z)dz/dθ", "term 3\n∫λ∂f/∂θ", "‖sum − dL/dθ‖"],
-                      np.maximum(sizes, 1e-17), color=["C0", "C1", "C2", "0.5"])
+        sizes = [np.linalg.norm(term) for term in terms] + [np.linalg.norm(sum(terms) - dL_dtheta),
+                                                            np.linalg.norm(dL_dtheta)]
+        bars = ax.bar(names, np.maximum(sizes, 1e-17), color=["C0", "C1", "C2", "0.6", "k"])
         ax.bar_label(bars, [f"{s:.1e}" for s in sizes], fontsize=8)
-        ax.axhline(np.linalg.norm(dL_dtheta), color="k", linestyle="--", linewidth=1, label="‖dL/dθ‖ (backprop)")
         ax.set_yscale("log")
         ax.set_ylim(1e-16, 1e4)
         ax.set_title(name)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0].set_ylabel("norm")
-    axes[1].legend(loc="upper right", fontsize=8)
-    fig.suptitle("The three terms of eq. (10) always add up to dL/dθ; the adjoint λ leaves only term 3")
-    fig.tight_layout()
+    axes[0].set_ylabel("norm (log scale)")
+    fig.suptitle(r"The three terms of eq. (10) add up to $dL/d\theta$ for any $\lambda$; "
+                 r"the adjoint $\lambda$ leaves only term 3")
     return fig
 
 
@@ -224,16 +273,14 @@ FLOOR = 1e-17  # reconstruction_error.png draws smaller gaps (zero at the checkp
         "linear flow: integrating z backwards (plain adjoint) against re-integrating it from checkpoints")
 def reconstruction_error(quick):
     """‖z_backward(t) − z_forward(t)‖ against t for the plain and the checkpointed adjoint."""
-    from matplotlib.figure import Figure
-
     p = contracting_problem()
     (t0, t1), n_steps = p.ts, 50 if quick else 200
     forward = step_states(p.f, p.z0, p.theta, t0, t1, n_steps)
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = _new_figure(6.8, 4.4)
     ax = fig.add_subplot()
-    for checkpoints, label in ((None, "plain adjoint: z integrated backwards"),
-                               (4, "checkpointed adjoint (K = 4): z re-integrated forwards")):
+    for checkpoints, label in ((None, "plain adjoint: $z$ integrated backwards"),
+                               (4, "checkpointed adjoint ($K = 4$): $z$ re-integrated forwards")):
         record = []
         with warnings.catch_warnings():  # the plain adjoint's drift is what this figure shows
             warnings.simplefilter("ignore", AdjointDriftWarning)
@@ -245,9 +292,10 @@ def reconstruction_error(quick):
         steps = sorted(used)
         gaps = [np.linalg.norm(used[k] - forward[k]) for k in steps]
         ax.semilogy(t0 + (t1 - t0) * np.array(steps) / n_steps, np.maximum(gaps, FLOOR), marker=".", label=label)
-    ax.set_xlabel("t")
-    ax.set_ylabel("‖z_backward(t) − z_forward(t)‖")
-    ax.set_title(f"dz/dt = A z, eigenvalues −1 and −50, {n_steps} RK4 steps (< {FLOOR:g} drawn at {FLOOR:g})", fontsize=10)
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"$\|z_{\mathrm{backward}}(t) - z_{\mathrm{forward}}(t)\|$")
+    ax.set_title(f"$dz/dt = Az$, eigenvalues $-1$ and $-50$, {n_steps} RK4 steps\n"
+                 f"(gaps below {FLOOR:g} drawn at {FLOOR:g})", fontsize=10)
     ax.legend(loc="upper right", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     return fig
@@ -258,18 +306,248 @@ def reconstruction_error(quick):
         "as measured by `adjoint-ref bench`")
 def memory_vs_steps(quick):
     """Log–log peak memory against steps for every method `bench` measured."""
-    from matplotlib.figure import Figure
-
     rows = [row for row in measure(quick) if row.seconds is not None]
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = _new_figure(6.8, 4.4)
     ax = fig.add_subplot()
     for method in dict.fromkeys(row.method for row in rows):
         steps, peaks = zip(*[(row.n_steps, row.peak_bytes / 1024) for row in rows if row.method == method])
         ax.loglog(steps, peaks, marker="o",
-                  label="checkpointed adjoint, K = ⌈√steps⌉" if method == "checkpointed" else method)
+                  label=r"checkpointed adjoint, $K = \lceil\sqrt{\mathrm{steps}}\rceil$" if method == "checkpointed"
+                  else method.replace("_", " "))
     ax.set_xlabel("RK4 steps")
     ax.set_ylabel("peak memory during one gradient (KiB)")
-    ax.set_title("default MLP problem on [0, 1]")
+    ax.set_title("default MLP problem on $[0, 1]$")
     ax.legend()
     ax.grid(True, which="major", alpha=0.3)
     return fig
+
+
+@figure("adjoint_timeline.png", "what the adjoint stores and recomputes: the forward pass keeps only z(tᵢ); the "
+                                "backward pass re-integrates z with λ from t_N to t₀, and at each tᵢ λ jumps from "
+                                "λ(tᵢ⁺) to λ(tᵢ⁻) = λ(tᵢ⁺) + ∂L/∂z(tᵢ)")
+def adjoint_timeline(quick):
+    """A timeline of one adjoint solve of `models.pendulum_problem`: the two passes, then λ₂(t) with its jumps."""
+    p = pendulum_problem()
+    solve = backward_solve(p, 4 if quick else 8)
+    ts, t0, tn = p.ts, p.ts[0], p.ts[-1]
+    fig = _new_figure(10, 6.5)
+    ax_pass, ax_lam = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.5])
+    for y, times, marker, color in ((1, solve.t_fwd, "o", "C0"), (0, solve.t, "D", "C3")):
+        ax_pass.plot(times, np.full(len(times), y), "|", ms=7, color="0.6")
+        ax_pass.plot(ts, np.full(ts.size, y), marker, ms=7, color=color)
+        start, end = (t0, tn) if y else (tn, t0)
+        ax_pass.annotate("", xy=(end, y - 0.2), xytext=(start, y - 0.2), arrowprops=dict(arrowstyle="-|>", color=color))
+    ax_pass.text(t0, 1.25, r"forward pass, $t_0 \to t_N$: the RK4 steps (ticks) are computed and dropped;"
+                 "\n" r"only $z(t_i)$ (dots) is stored", fontsize=9, color="C0", va="bottom")
+    ax_pass.text(t0, 0.25, r"backward pass, $t_N \to t_0$: $z(t)$ is recomputed backwards alongside $\lambda$; at each "
+                 r"$t_i$ (diamonds)" "\n" r"$\lambda$ jumps, and the recomputed $z$ is compared with the stored $z(t_i)$",
+                 fontsize=9, color="C3", va="bottom")
+    ax_pass.set(ylim=(-0.4, 1.8), yticks=[0, 1], yticklabels=["backward", "forward"])
+    ax_pass.set_title("one gradient by the adjoint: what is stored, what is recomputed")
+    ax_lam.plot(solve.t, solve.lam[:, 1], "-", color="C1", label=r"$\lambda_2(t)$, solved backwards (eq. 11)")
+    _mark_jumps(ax_lam, solve.t, solve.lam[:, 1], ts)
+    ax_lam.set(xlabel="$t$", ylabel=r"$\lambda_2(t)$")
+    _headroom(ax_lam, 0.15)
+    ax_lam.legend(fontsize=8, loc="upper right")
+    for ax in (ax_pass, ax_lam):
+        _observation_times(ax, ts, names=ax is ax_pass)
+    return fig
+
+
+def _jump_limits(t, lam, ts):
+    """(λ(tᵢ⁺), λ(tᵢ⁻)) for i = 1 … N from a recorded backward solve (times t, one component lam):
+    at an intermediate tᵢ the record holds the step arriving there, then the value after the jump."""
+    plus, minus = [], []
+    for t_i in ts[1:]:
+        at = np.flatnonzero(np.isclose(t, t_i, rtol=0, atol=1e-9 * np.ptp(ts)))
+        plus.append(lam[at[0]] if len(at) == 2 else 0.0)  # at t_N: λ(t_N⁺) = 0
+        minus.append(lam[at[-1]])
+    return np.array(plus), np.array(minus)
+
+
+def _mark_jumps(ax, t, lam, ts, i=2):
+    """Open circles at λ(tᵢ⁺), filled ones at λ(tᵢ⁻), and the words for the jumps at t_N, at tᵢ and at t₀."""
+    plus, minus = _jump_limits(t, lam, ts)
+    ax.plot(ts[1:], plus, "o", mfc="white", color="C1", ms=7, zorder=3, label=r"$\lambda(t_i^+)$: arriving from the right")
+    ax.plot(ts[1:], minus, "o", color="C1", ms=7, zorder=3, label=r"$\lambda(t_i^-)$: after the jump")
+    words = dict(textcoords="offset points", fontsize=9, arrowprops=dict(arrowstyle="-", color="0.5", lw=0.6))
+    ax.annotate(rf"$\lambda(t_{i}^+)$", (ts[i], plus[i - 1]), (25, -25), **words)
+    ax.annotate(rf"$\lambda(t_{i}^-) = \lambda(t_{i}^+) + \partial L/\partial z(t_{i})$", (ts[i], minus[i - 1]),
+                (30, 60), **words)
+    ax.annotate(r"$\lambda(t_N^+) = 0$", (ts[-1], 0.0), (-25, -25), ha="right", **words)
+    ax.annotate(r"$\lambda(t_N^-) = \partial L/\partial z(t_N)$", (ts[-1], minus[-1]), (-25, 20), ha="right", **words)
+    ax.annotate(r"$\lambda(t_0) = dL/dz_0$", (ts[0], lam[-1]), (25, 5), **words)
+
+
+@figure("perturbation_and_adjoint.png", "why the adjoint works: a perturbation δz(t) carried forwards by "
+                                        "dδz/dt = ∂f/∂z δz and λ(t) carried backwards by eq. (11) change along "
+                                        "the way, but their product λ(t)·δz(t) stays equal to δL")
+def perturbation_and_adjoint(quick):
+    """δz(t) = dz(t)/dz0 · v (forward sensitivities) and λ(t) (the adjoint) for `models.pendulum_problem`
+    observed once, at t1, and the constant λ·δz against δL from two perturbed forward solves."""
+    p = pendulum_problem(n_times=2)
+    n_steps, v = (8 if quick else 40), np.array([0.6, 0.8])
+    record = []
+    forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, record)
+    t = np.array([entry[0] for entry in record])
+    dz = np.array([entry[2][:, :2] @ v for entry in record])  # δz(t) = dz(t)/dz0 · v
+    lam = backward_solve(p, n_steps).lam[:-1][::-1]  # on the same grid, forwards in time; drop λ(t0⁻)
+    epsilon = 1e-6
+    dL = (p.loss(integrate(p.f, p.z0 + epsilon * v, p.theta, p.ts, n_steps)) -
+          p.loss(integrate(p.f, p.z0 - epsilon * v, p.theta, p.ts, n_steps))) / (2 * epsilon)
+    fig = _new_figure(8, 8)
+    ax_dz, ax_lam, ax_product = fig.subplots(3, 1, sharex=True)
+    for k in range(2):
+        ax_dz.plot(t, dz[:, k], color=f"C{k}", label=_component(r"\delta z", k))
+        ax_lam.plot(t, lam[:, k], color=f"C{k}", label=_component(r"\lambda", k))
+        ax_product.plot(t, lam[:, k] * dz[:, k], color=f"C{k}", lw=0.8, ls="--",
+                        label=rf"$\lambda_{k + 1}\,\delta z_{k + 1}$ alone")
+    ax_product.plot(t, np.sum(lam * dz, axis=1), color="k", lw=2, label=r"$\lambda(t)\cdot\delta z(t)$")
+    ax_product.axhline(dL, color="C3", ls=":", lw=2, label=r"$\delta L$ from two perturbed forward solves")
+    ax_dz.set(ylabel=r"$\delta z(t)$", title=r"$\delta z(t)$: a change of $z_0$ along $v = (0.6, 0.8)$, carried forwards")
+    ax_lam.set(ylabel=r"$\lambda(t)$", title=r"$\lambda(t)$ from $\lambda(t_1) = \partial L/\partial z(t_1)$, carried backwards")
+    ax_product.set(xlabel="$t$", ylabel="product", title=r"$\lambda(t)\cdot\delta z(t)$ is the same at every $t$: "
+                                                         r"$\delta L = \lambda(t_0)\cdot\delta z_0$")
+    for ax in (ax_dz, ax_lam, ax_product):
+        _headroom(ax, 0.4)
+        _observation_times(ax, p.ts, names=ax is ax_dz)
+        ax.legend(fontsize=7, loc="upper right", ncol=2)
+    t0, t1 = p.ts
+    _time_arrow(ax_dz, t0 + 0.02 * (t1 - t0), t0 + 0.3 * (t1 - t0), "forwards")
+    _time_arrow(ax_lam, t0 + 0.3 * (t1 - t0), t0 + 0.02 * (t1 - t0), "backwards")
+    return fig
+
+
+@figure("dL_dt0_tangents.png", "the sign of dL/dt0 on dz/dt = θ cos(t) z, L = z(t1): L as a function of t0 with "
+                               "the tangent of slope −λ(t0)·f (the adjoint's dL/dt0) and the one of slope +λ(t0)·f "
+                               "(the comment's formula); right, H(t) = λ·f, with H(t1) = dL/dt1 and H(t0) = −dL/dt0")
+def dL_dt0_tangents(quick):
+    """L(t0) in closed form for `models.cosine_problem`, the two tangents at t0, and H(t) = λ(t)·f on the grid."""
+    p = cosine_problem()
+    n_steps = 4 if quick else 20
+    (t0, t1), theta = p.ts, p.theta
+    ev = _multipliers_on_grid(p, n_steps)
+    adjoint_slope = gradients(p.loss, p.f, p.z0, p.theta, p.ts, n_steps).ts
+    comment_slope = lg.comment_dL_dt0(ev.lam, ev.on.f, ev.on.lam_ft, ev.path.t)
+    starts = np.linspace(t0 - 0.5, t0 + 0.5, 101)
+    fig = _new_figure(11, 4.4)
+    ax_L, ax_H = fig.subplots(1, 2)
+    ax_L.plot(starts, p.z0 * np.exp(theta * (np.sin(t1) - np.sin(starts))), "k", lw=2,
+              label=r"$L(t_0) = z_0\, e^{\theta(\sin t_1 - \sin t_0)}$ (exact)")
+    near = np.linspace(t0 - 0.3, t0 + 0.3, 2)
+    loss = float(p.loss(integrate(p.f, p.z0, p.theta, p.ts, n_steps)))
+    ax_L.plot(near, loss + adjoint_slope[0] * (near - t0), "C2", lw=2,
+              label=rf"slope $-\lambda(t_0)\cdot f = {adjoint_slope[0]:.4f}$ (adjoint, eq. T0)")
+    ax_L.plot(near, loss + comment_slope * (near - t0), "C3", ls="--", lw=2,
+              label=rf"slope $+\lambda(t_0)\cdot f = {comment_slope:.4f}$ (the comment's formula)")
+    ax_L.plot([t0], [loss], "o", color="k")
+    ax_L.set(xlabel="start time $t_0$ (with $z_0$ fixed)", ylabel="$L = z(t_1)$",
+             title=r"moving $t_0$: which tangent touches $L(t_0)$?")
+    ax_L.legend(fontsize=8, loc="upper right")
+    _headroom(ax_L, 0.3)
+    H = np.sum(ev.lam * ev.on.f, axis=-1)
+    ax_H.plot(ev.path.t.ravel(), H.ravel(), "C0", lw=2, label=r"$H(t) = \lambda(t)\cdot f(z(t), \theta, t)$")
+    ax_H.plot([t1], [adjoint_slope[1]], "s", color="C1", ms=8, label=rf"$dL/dt_1 = {adjoint_slope[1]:.4f}$")
+    ax_H.plot([t0], [-adjoint_slope[0]], "D", color="C2", ms=8, label=rf"$-dL/dt_0 = {-adjoint_slope[0]:.4f}$")
+    ax_H.set(xlabel="$t$", ylabel="$H(t)$", title=r"the Hamiltonian along the path: $dH/dt = \lambda\,\partial f/\partial t$")
+    ax_H.legend(fontsize=8)
+    _observation_times(ax_H, p.ts)
+    return fig
+
+
+GridMultiplier = namedtuple("GridMultiplier", ["path", "lam", "on"])
+GridMultiplier.__doc__ = """The forward `lagrangian.Path`, the adjoint λ on its grid, and the `Products` along it."""
+
+
+def _multipliers_on_grid(p, n_steps):
+    """The forward path, the adjoint λ (eq. 11) and the products f, λ∂f/∂z, … on the RK4 grid of problem p."""
+    path = lg.forward_path(p.f, p.z0, p.theta, p.ts, n_steps)
+    zs = lg.at_observation_times(path.z).reshape((len(p.ts),) + np.shape(p.z0))
+    lam = lg.eq11_adjoint_multiplier(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), path.t).lam
+    return GridMultiplier(path, lam, lg.along_path(p.f, p.theta, path, lam, np.shape(p.z0)))
+
+
+@figure("lambda_closed_form.png", "worked example 2, dz/dt = A z with A = [[−1, 2], [0, −1]], L = w·z(t1): the "
+                                  "adjoint's λ(t) (dots) on the closed form w e^{A(t1−t)} (lines); forgetting the "
+                                  "transpose, dλ/dt = −Aλ, gives the dashed curves (λ₁ happens to agree, λ₂ = 0) "
+                                  "and a wrong dL/dz0")
+def lambda_closed_form(quick):
+    """λ(t) of `models.shear_problem` from the adjoint solver against w e^{A(t1−t)}, and the transposed mistake."""
+    p = shear_problem()
+    solve = backward_solve(p, 4 if quick else 10)
+    t0, t1 = p.ts
+    t = np.linspace(t0, t1, 101)
+    w = grad(p.loss)(integrate(p.f, p.z0, p.theta, p.ts, 2))[-1]
+    nilpotent = p.theta + np.eye(2)  # A = −I + M with M² = 0, so e^{As} = e^{−s}(I + sM)
+    right = np.array([np.exp(-(t1 - s)) * (w @ (np.eye(2) + (t1 - s) * nilpotent)) for s in t])
+    wrong = np.array([np.exp(-(t1 - s)) * ((np.eye(2) + (t1 - s) * nilpotent) @ w) for s in t])
+    fig = _new_figure(8, 4.6)
+    ax = fig.subplots()
+    for k in range(2):
+        ax.plot(t, right[:, k], color=f"C{k}", lw=2,
+                label=rf"$\lambda_{k + 1}(t)$: $(w\, e^{{A(t_1 - t)}})_{k + 1}$, closed form")
+        ax.plot(solve.t, solve.lam[:, k], "o", ms=4, color=f"C{k}", label=rf"$\lambda_{k + 1}(t)$ from the adjoint solver")
+        ax.plot(t, wrong[:, k], "--", color=f"C{k}", alpha=0.6,
+                label=rf"transpose forgotten: $(e^{{A(t_1 - t)}} w^\top)_{k + 1}$")
+    for k, (value, where) in enumerate(((right[0], (14, -24)), (wrong[0], (14, 8)))):
+        ax.annotate(("" if k == 0 else "wrong ") + rf"$dL/dz_0 = ({value[0]:.4f}, {value[1]:.4f})$",
+                    (t0, value[1]), where, textcoords="offset points", fontsize=9, color="C3" if k else "k")
+    ax.set(xlabel="$t$", ylabel=r"$\lambda(t)$", title=r"$\dot\lambda = -\lambda A$ (row vector) against "
+                                                       r"$\dot\lambda^\top = -A\lambda^\top$ (transpose forgotten)")
+    _headroom(ax, 0.5)
+    ax.legend(fontsize=7.5, loc="upper right", ncol=2)
+    _observation_times(ax, p.ts)
+    _time_arrow(ax, t1 - 0.02 * (t1 - t0), t1 - 0.3 * (t1 - t0), "backwards from $\\lambda(t_1) = w$", y=0.62)
+    return fig
+
+
+@figure("discrete_vs_continuous.png", "discretise-then-optimise against optimise-then-discretise on the damped "
+                                      "pendulum: left, the discrete adjoint λ_k = dL/dz_k and the continuous λ(t_k) at "
+                                      "a coarse step; right, their gap at t0 falls like h⁴")
+def discrete_vs_continuous(quick):
+    """λ_k of the discrete adjoint of RK4 and λ(t) of the continuous adjoint (eq. 11), and their gap against h."""
+    p = pendulum_problem(n_times=2, t1=4.0)
+    coarse, steps = 4, (np.array([2, 4, 8]) if quick else 2 ** np.arange(1, 7))
+    fine = backward_solve(p, 16 if quick else 200)
+    fig = _new_figure(11, 4.6)
+    ax_lam, ax_gap = fig.subplots(1, 2)
+    t_k, discrete = discrete_multipliers(p, coarse)
+    continuous = backward_solve(p, coarse)
+    for k in range(2):
+        h = (p.ts[1] - p.ts[0]) / coarse
+        ax_lam.plot(fine.t, fine.lam[:, k], color=f"C{k}", lw=1, label=_component(r"\lambda", k) + ", fine steps")
+        ax_lam.plot(t_k, discrete[:, k], "s", mfc="none", ms=9, color=f"C{k}",
+                    label=rf"discrete $(\lambda_k)_{k + 1}$, $h = {h:g}$")
+        ax_lam.plot(continuous.t, continuous.lam[:, k], "o", ms=4, color=f"C{k}",
+                    label=rf"continuous $\lambda_{k + 1}(t_k)$, $h = {h:g}$")
+    ax_lam.set(xlabel="$t$", ylabel=r"$\lambda$", title="the two adjoints at a coarse step")
+    _headroom(ax_lam, 0.45)
+    ax_lam.legend(fontsize=7, ncol=2, loc="upper right")
+    _observation_times(ax_lam, p.ts)
+    gaps = {"z0": [], "theta": []}
+    for n in steps:
+        d, c = (gradients(p.loss, p.f, p.z0, p.theta, p.ts, int(n), method) for method in ("discrete_adjoint", "adjoint"))
+        for name in gaps:
+            gaps[name].append(relative_difference(getattr(d, name), getattr(c, name)))
+    for name, marker, label in (("z0", "o", r"$dL/dz_0$: $\lambda_0$ against $\lambda(t_0)$"),
+                                ("theta", "s", r"$dL/d\theta$")):
+        ax_gap.loglog(steps, gaps[name], marker + "-", mfc="none", label=label)
+    ax_gap.loglog(steps, 2 * gaps["z0"][0] * (steps / steps[0]) ** -4.0, "--", color="0.5",
+                  label=r"slope $-4$: $\propto h^4$")
+    ax_gap.set(xlabel="RK4 steps on $[t_0, t_1]$", ylabel="relative gap, discrete vs continuous adjoint",
+               title="the gap closes at order 4 as $h$ shrinks")
+    ax_gap.set_xticks(steps, [str(n) for n in steps])
+    ax_gap.set_xticks([], minor=True)
+    ax_gap.legend(fontsize=8)
+    ax_gap.grid(True, which="major", alpha=0.3)
+    return fig
+
+
+def discrete_multipliers(p, n_steps):
+    """(t_k, λ_k) for k = 0 … n_steps: the discrete adjoint's multipliers λ_k = dL/dz_k on one interval,
+    each the dL/dz0 of the same RK4 solve restarted from z_k at t_k (same step)."""
+    (t0, t1), h = p.ts, (p.ts[1] - p.ts[0]) / n_steps
+    states = step_states(p.f, p.z0, p.theta, t0, t1, n_steps)
+    lams = [gradients(p.loss, p.f, z, p.theta, [t0 + k * h, t1], n_steps - k, "discrete_adjoint").z0
+            for k, z in enumerate(states[:-1])]
+    return t0 + h * np.arange(n_steps + 1), np.array(lams + [grad(p.loss)(np.array([states[0], states[-1]]))[-1]])

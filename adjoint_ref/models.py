@@ -167,6 +167,65 @@ def damped_pendulum(z, theta, t):
     return anp.stack([velocity, -theta[0] * anp.sin(angle) - theta[1] * velocity], axis=-1)
 
 
+def pendulum_problem(t1=8.0, n_times=5, z0=(2.5, 0.0), fit_to=(1.3, 0.15)):
+    """The damped pendulum as a fitting problem, for the figures: a curved z(t) and a λ that swings.
+
+    f = `damped_pendulum` with θ = PENDULUM, z0 = (angle, velocity), ts = n_times equally spaced
+    times on [0, t1]; the loss is half the squared distance between zs[1:] and the pendulum with
+    θ = `fit_to` at the same times (10 RK4 steps per interval).
+    """
+    z0 = np.asarray(z0, dtype=np.float64)
+    ts = np.linspace(0.0, t1, n_times)
+    targets = integrate(damped_pendulum, z0, np.asarray(fit_to, dtype=np.float64), ts, 10)[1:]
+
+    def loss(zs):
+        return 0.5 * anp.sum((zs[1:] - targets) ** 2)
+
+    return Problem(damped_pendulum, z0, PENDULUM.copy(), ts, loss)
+
+
+def growth(z, theta, t):
+    """f(z, θ, t) = θ z: exponential growth at the rate θ (worked example 1 of the derivation)."""
+    return theta * z
+
+
+def growth_problem(z0=1.0, theta=0.5, t0=0.0, t1=2.0):
+    """Worked example 1: dz/dt = θ z, L = ½ z(t1)², so z(t) = z0 e^{θ(t − t0)} and λ(t) = e^{θ(t1 − t)} z(t1)."""
+    def loss(zs):
+        return 0.5 * zs[-1] ** 2
+
+    return Problem(growth, np.float64(z0), np.float64(theta), np.array([t0, t1]), loss)
+
+
+SHEAR = np.array([[-1.0, 2.0], [0.0, -1.0]])  # A of worked example 2: not symmetric, e^{At} = e^{−t}(I + t N)
+
+
+def shear_problem(t1=2.0):
+    """Worked example 2: dz/dt = A z with the non-symmetric A = SHEAR, z0 = (0, 1), L = w·z(t1), w = (1, 0).
+
+    A = −I + 2N with N = [[0, 1], [0, 0]] (N² = 0), so e^{At} = e^{−t}(I + 2tN) is known by hand.
+    """
+    w = np.array([1.0, 0.0])
+
+    def loss(zs):
+        return anp.dot(w, zs[-1])
+
+    return Problem(linear_dynamics, np.array([0.0, 1.0]), SHEAR.copy(), np.array([0.0, t1]), loss)
+
+
+def cosine(z, theta, t):
+    """f(z, θ, t) = θ cos(t) z: explicitly time-dependent, with z(t) = z0 e^{θ(sin t − sin t0)}."""
+    return theta * anp.cos(t) * z
+
+
+def cosine_problem(z0=1.0, theta=1.0, t0=0.5, t1=2.0):
+    """dz/dt = θ cos(t) z, L = z(t1): dL/dt0 = −θ cos(t0) z(t1) in closed form (the t0 figure)."""
+    def loss(zs):
+        return zs[-1]
+
+    return Problem(cosine, np.float64(z0), np.float64(theta), np.array([t0, t1]), loss)
+
+
 SpiralData = namedtuple("SpiralData", ["ts", "zs", "observed"])
 SpiralData.__doc__ = """Observation times ts, the pendulum's states zs at those times, and observed = zs + noise."""
 

@@ -144,6 +144,24 @@ def check_dynamics(f, z0, theta, t0):
     check_finite_state(dz, t0, "forward", "f(z0, theta, t0)")
 
 
+def check_running_loss(g, z0, theta, t0):
+    """Call the running cost g once at (z0, θ, t0) and insist that it returns one finite real number."""
+    if not callable(g):
+        raise TypeError(f"running_loss must be callable as g(z, theta, t), got {type(g).__name__}")
+    z0, theta, t0 = getval(z0), values(theta), float(getval(t0))
+    try:
+        value = g(np.array(z0), unravel_like(ravel_tree(theta), theta), t0)
+    except Exception as err:
+        add_note(err, f"raised by running_loss(z0, theta, t) at t={t0:.6g}, the call adjoint_ref makes to check it")
+        raise
+    if not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+        raise TypeError(f"running_loss must return a real number, got {type(value).__name__}")
+    _require_real(np.asarray(value), "the value returned by running_loss")
+    if np.size(value) != 1:
+        raise ValueError(f"running_loss must return a scalar, got an array of shape {np.shape(value)}")
+    check_finite_state(value, t0, "forward", "running_loss(z0, theta, t0)")
+
+
 def add_note(err, text):
     """Attach `text` to the exception `err` as a note (`BaseException.add_note` of Python ≥ 3.11,
     which prints it under the traceback; older versions keep it in `err.__notes__` only)."""

@@ -18,7 +18,8 @@ LAYERS = {
     "commands": ("__main__", "cli", "commands", "figures", "bench"),
     "teaching": ("lagrangian", "equations", "train", "exercises"),
     "front API": ("__init__", "api", "check"),
-    "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp"),
+    "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp",
+                         "running_cost"),
     "numerics": ("rk4", "tree", "validate", "memory", "metrics"),
     "problems": ("models",),
 }
