@@ -286,3 +286,13 @@ def comment_dL_dt0(lam, f, lam_ft, t):
     shifts the solution the other way, so dL/dt0 = −g(t0) (`dL_dt0`): the formula gives −dL/dt0.
     """
     return np.sum(dL_dtn(lam, f)) - integral(lam_ft, t)
+
+
+def hamiltonian(lam, f, g=None):
+    """H = λ·f (+ g with a running cost g) at every grid point, (M, K): the ends of each interval kept apart.
+
+    Along an interval dH/dt = λ ∂f/∂t (+ ∂g/∂t), so H is constant for autonomous dynamics; at t_i it
+    jumps by dL/dt_i, and dL/dt_N = H(t_N⁻), dL/dt0 = −H(t0⁺).
+    """
+    H = np.sum(lam * f, axis=-1)
+    return H if g is None else H + g

@@ -6,6 +6,7 @@ identities, 10·h⁴ for RK4's global error); here we only check the verdicts th
 import configparser
 import inspect
 import os
+import re
 
 import pytest
 from setuptools import find_packages
@@ -18,8 +19,8 @@ WRONG = os.path.join(os.path.dirname(__file__), "wrong_solutions")
 NUMBERS = sorted(exercises.EXERCISES)
 
 
-def test_there_are_eight_exercises_in_order():
-    assert NUMBERS == list(range(1, 9))
+def test_there_are_ten_exercises_in_order():
+    assert NUMBERS == list(range(1, 11))
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -42,17 +43,24 @@ def test_reference_solution_passes(number, capsys):
     ("ex7_continuous.py", "continuous adjoint"),
     ("ex8_no_jumps.py", _common.MISSING_JUMP),
     ("ex8_off_by_one.py", "jump at the wrong time"),
+    ("ex9_no_coupling.py", "stage coupling dropped"),
+    ("ex10_no_dg_dz.py", "∂g/∂z missing from λ"),
 ])
 def test_wrong_solution_fails_with_its_hint(name, tag, capsys):
-    number = int(name[2])
+    number = exercise_number(name)
     assert exercises.check(number, os.path.join(WRONG, name)) == 1
     out = capsys.readouterr().out
     assert "FAIL: " in out and f": {tag}: " in out
     assert "Traceback" not in out
 
 
+def exercise_number(file_name):
+    """N of a file named exN_….py."""
+    return int(re.match(r"ex(\d+)_", file_name).group(1))
+
+
 def test_every_exercise_has_a_wrong_solution():
-    assert {int(name[2]) for name in os.listdir(WRONG) if name.endswith(".py")} == set(NUMBERS)
+    assert {exercise_number(name) for name in os.listdir(WRONG) if name.endswith(".py")} == set(NUMBERS)
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -124,8 +132,8 @@ def test_start_does_not_overwrite_unless_forced(tmp_path):
 
 
 def test_unknown_exercise_number():
-    with pytest.raises(ValueError, match="number must be one of 1–8, got 9"):
-        exercises.skeleton(9)
+    with pytest.raises(ValueError, match="number must be one of 1–10, got 11"):
+        exercises.skeleton(11)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0"])
@@ -144,7 +152,7 @@ def test_cli_list_start_check(tmp_path, capsys):
     assert main(["exercise", "check", "2", exercises.solution_path(2), "--seed", "3"]) == 0
 
 
-@pytest.mark.parametrize("bad", [["check", "0", "x.py"], ["start", "9"], ["check", "1"], ["grade"],
+@pytest.mark.parametrize("bad", [["check", "0", "x.py"], ["start", "11"], ["check", "1"], ["grade"],
                                  ["check", "1", "x.py", "--seed", "-1"]])
 def test_cli_rejects_bad_arguments(bad, capsys):
     with pytest.raises(SystemExit) as info:

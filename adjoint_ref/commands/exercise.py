@@ -24,13 +24,13 @@ def add_arguments(parser):
                        description="show every exercise with a one-line summary")
     start = actions.add_parser("start", help="write the skeleton file of exercise N into DIR",
                                description="write the skeleton file of exercise N into DIR")
-    start.add_argument("number", type=_exercise_number, metavar="N", help="exercise number (1–8)")
+    start.add_argument("number", type=_exercise_number, metavar="N", help=f"exercise number (1–{len(exercises.EXERCISES)})")
     start.add_argument("folder", nargs="?", default=".", metavar="DIR", help="where to write it (default .)")
     start.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     check = actions.add_parser("check", help="grade your solution of exercise N in PATH",
                                description="grade your solution of exercise N in PATH: one line per "
                                            "random case; exit 0 if all pass, 1 otherwise")
-    check.add_argument("number", type=_exercise_number, metavar="N", help="exercise number (1–8)")
+    check.add_argument("number", type=_exercise_number, metavar="N", help=f"exercise number (1–{len(exercises.EXERCISES)})")
     check.add_argument("path", metavar="PATH", help="your Python file defining the exercise's function")
     check.add_argument("--seed", type=non_negative_int, default=0,
                        help="seed for the random cases, a non-negative integer (default 0)")

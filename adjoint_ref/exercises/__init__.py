@@ -13,12 +13,12 @@ import sys
 import numpy as np
 
 from . import (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
-               ex7_discrete_adjoint, ex8_observations)
+               ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost)
 from ._common import NotDone, Wrong
 
 EXERCISES = {number: module for number, module in enumerate(
     (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
-     ex7_discrete_adjoint, ex8_observations), start=1)}
+     ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost), start=1)}
 
 
 def exercise(number):
