@@ -464,7 +464,7 @@ def _multipliers_on_grid(p, n_steps):
     path = lg.forward_path(p.f, p.z0, p.theta, p.ts, n_steps)
     zs = lg.at_observation_times(path.z).reshape((len(p.ts),) + np.shape(p.z0))
     lam = lg.eq11_adjoint_multiplier(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), path.t).lam
-    return GridMultiplier(path, lam, lg.along_path(p.f, p.theta, path, lam, np.shape(p.z0)))
+    return GridMultiplier(path, lam, lg.along_path(lg.jacobians_along(p.f, p.theta, path, np.shape(p.z0)), lam))
 
 
 @figure("lambda_closed_form.png", "worked example 2, dz/dt = A z with A = [[−1, 2], [0, −1]], L = w·z(t1): the "

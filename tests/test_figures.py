@@ -72,3 +72,11 @@ def test_quick_figures_default_to_their_own_folder(tmp_path, monkeypatch):
     assert main(["figures", "--quick", "adjoint_trajectories.png"]) == 0
     assert (tmp_path / "figures_quick" / "adjoint_trajectories.png").stat().st_size > 0
     assert not (tmp_path / "figures").exists()
+
+
+def test_the_derivation_embeds_registered_figures():
+    with open(os.path.join(ROOT, "derivation", "README.md"), encoding="utf-8") as handle:
+        embedded = re.findall(r"!\[([^\]]+)\]\(\.\./figures/([^)]+\.png)\)", handle.read())
+    assert len({name for _, name in embedded}) >= 5
+    for label, name in embedded:
+        assert label == name and name in figures.FIGURES, name

@@ -32,7 +32,7 @@ def hamiltonian_on_grid(p, n_steps=N_STEPS):
     path = lg.forward_path(p.f, p.z0, p.theta, p.ts, n_steps)
     zs = lg.at_observation_times(path.z).reshape((len(p.ts),) + np.shape(p.z0))
     lam = lg.eq11_adjoint_multiplier(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), path.t).lam
-    on = lg.along_path(p.f, p.theta, path, lam, np.shape(p.z0))
+    on = lg.along_path(lg.jacobians_along(p.f, p.theta, path, np.shape(p.z0)), lam)
     return path.t, lg.hamiltonian(lam, on.f), on.lam_ft
 
 
