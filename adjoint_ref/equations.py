@@ -172,6 +172,7 @@ def equation_rows(ev):
                                   on_adjoint.lam_ftheta, path.t)
     eq12 = lg.eq12_gradient(on_adjoint.lam_ftheta, path.t)
     dpsi, dL = stationarity(ev)
+    H = lg.hamiltonian(adjoint.lam, on_adjoint.f)
     others = [label for label in VARIANTS if label != "finite_differences"]
     return [
         vanishing("(1)", "F = ż − f on the RK4 grid (ż: five-point differences), vs ‖f‖",
@@ -208,6 +209,8 @@ def equation_rows(ev):
                  lg.dL_dt0(adjoint.lam, on_adjoint.f), fd.ts[0], tol),
         compared("comment", "comment: dL/dt_N + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
                  lg.comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -fd.ts[0], tol),
+        vanishing("(H2)", "H = λ·f: [H]_{t_{i-1}⁺}^{t_i⁻} − ∫ λ ∂f/∂t dt, each interval, vs ‖H‖  [adjoint λ]",
+                  np.diff(H[:, [0, -1]], axis=1)[:, 0] - lg.simpson(on_adjoint.lam_ft, path.t), H[:, [0, -1]], tol),
         *(compared("dL/dts", f"{method} dL/dts (solver's own) vs FD", reference[method].ts, fd.ts, tol)
           for method in others),
         *(compared("z(t0)", f"L observes z(t0) too: {method} [dL/dz0, dL/dts] vs FD",

@@ -281,9 +281,10 @@ def comment_dL_dt0(lam, f, lam_ft, t):
     """The formula in the comment thread under the post: dL/dt_N + ∫_{t_N}^{t0} λ ∂f/∂t dt (with jumps).
 
     With several observation times dL/dt_N becomes Σ_{i ≥ 1} dL/dt_i (`dL_dtn`). Along each
-    interval d(λ·f)/dt = λ ∂f/∂t, so this is g(t0) for g(t) = λ(t⁺)·f(z(t), θ, t): +λ(t0⁺)·f(z0, θ, t0).
-    g(t) is what L gains when the state is read off at a later t; moving t0 with z0 held fixed
-    shifts the solution the other way, so dL/dt0 = −g(t0) (`dL_dt0`): the formula gives −dL/dt0.
+    interval d(λ·f)/dt = λ ∂f/∂t, so this is H(t0⁺) for the Hamiltonian H(t) = λ(t⁺)·f(z(t), θ, t)
+    (`hamiltonian`): +λ(t0⁺)·f(z0, θ, t0), what L gains per unit time when z0 is advanced along the flow
+    (the same solution started earlier). Moving t0 later with z0 held fixed does the opposite, so
+    dL/dt0 = −H(t0⁺) (`dL_dt0`): the formula gives −dL/dt0.
     """
     return np.sum(dL_dtn(lam, f)) - integral(lam_ft, t)
 

@@ -221,11 +221,11 @@ def test_equations_command_prints_every_row_ok(capsys):
     assert main(["equations", "--hidden", "4", "--steps", "4"]) == 0
     out = capsys.readouterr().out
     for eq in ("(1)", "(3)", "(4)–(5)", "(6)–(7)", "(8)", "(9)", "(5),(10)", "(11)", "(12)", "dL/dt_i",
-               "dL/dt0", "comment", "dL/dts", "z(t0)"):
+               "dL/dt0", "comment", "(H2)", "dL/dts", "z(t0)"):
         assert f"\n{eq} " in out
     # (12) has a row per gradient variant; dL/dts and z(t0) a row per variant other than finite differences
     n = len(equations.VARIANTS)
-    assert out.count(" ok\n") == 14 + n + 2 * (n - 1) and "FAIL" not in out
+    assert out.count(" ok\n") == 15 + n + 2 * (n - 1) and "FAIL" not in out
 
 
 def test_equations_command_fails_when_a_tolerance_is_too_tight(capsys, monkeypatch):

@@ -49,8 +49,8 @@ def run(args):
     print(table(rows))
     failed = sum(not passed(row) for row in rows)
     print("\nThe 'comment' row: the formula in the comment thread under the post gives −dL/dt0. It computes "
-          "λ(t0)·f(z0, θ, t0),\nwhat L gains when z is read off later; moving t0 with z0 fixed shifts "
-          "the solution the other way.")
+          "λ(t0)·f(z0, θ, t0) = H(t0),\nwhat L gains when z0 is advanced along the flow (the solution "
+          "started earlier); moving t0 later with z0 fixed does the opposite.")
     if failed:
         print(f"\nFAIL: {failed} row(s) above tolerance")
         return 1
