@@ -10,8 +10,7 @@ from autograd import make_vjp
 from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tuple
 from autograd.extend import defvjp_argnums, primitive
 
-from . import running_cost, validate
-from .adjoint import adjoint_gradients
+from . import dopri5, running_cost, validate
 from .memory import check_backprop_memory
 from .methods import METHODS
 from .rk4 import integrate
@@ -19,37 +18,71 @@ from .tree import unravel_like
 
 DEFAULT_N_STEPS = 20
 GRADIENT_METHODS = ("adjoint", "backprop")  # how `odeint` may be differentiated by autograd
+SOLVERS = {"rk4": METHODS, "dopri5": dopri5.METHODS}  # each solver's table of gradient methods
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
 
 
-def odeint(f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, gradient="adjoint", checkpoints=None):
+def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None, solver="rk4", rtol=None,
+           atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None):
     """Solve dz/dt = f(z, θ, t), z(ts[0]) = z0 (eqs. 1–3), and return zs with zs[i] = z(ts[i]).
 
     f(z, theta, t) returns dz/dt with the shape of z (a vector (D,) or a batch (B, D)), written
     with autograd.numpy. ts holds at least two strictly monotone times (decreasing integrates
-    backwards); n_steps equal RK4 steps are taken on each interval [ts[i], ts[i+1]].
+    backwards); n_steps (default 20) equal RK4 steps are taken on each interval [ts[i], ts[i+1]].
     The result, of shape (len(ts),) + z0.shape, is differentiable by autograd with respect to
     z0, theta and ts: gradient="adjoint" differentiates it by the continuous adjoint
     (eqs. 11–12, memory independent of n_steps); gradient="backprop" lets autograd record
     and reverse every RK4 stage. checkpoints=K (adjoint only) recomputes z forwards from K
     checkpoints per interval instead of integrating it backwards (see `gradients`).
+    solver="dopri5" uses adaptive Dormand–Prince steps instead, with tolerances rtol and atol
+    (`gradients` explains them and the other arguments; stats receives the step counts).
     """
     validate.choice(gradient, GRADIENT_METHODS, "gradient")
-    checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), gradient, "gradient")
-    z0, theta, ts, n_steps = validate.problem(f, z0, theta, ts, n_steps)
+    z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    table, grid, options = _solver_settings(solver, gradient, "gradient", n_steps, checkpoints, stats, None,
+                                            rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
+                                            adjoint_atol=adjoint_atol, seminorm=seminorm)
+    if gradient == "backprop" and solver == "dopri5":
+        return dopri5.forward(f, z0, theta, ts, grid, stats)[0]
     if gradient == "backprop":
         if validate.is_traced(z0, theta, ts):
-            check_backprop_memory(z0, len(ts) - 1, n_steps)
-        return integrate(f, z0, theta, ts, n_steps)
-    return _odeint_adjoint(z0, _traceable(theta), ts, f, n_steps, checkpoints)
+            check_backprop_memory(z0, len(ts) - 1, grid)
+        return integrate(f, z0, theta, ts, grid)
+
+    def solve(f, z0, theta, ts):
+        return table["adjoint"](f, z0, theta, ts, grid, **options)
+
+    return _odeint_adjoint(z0, _traceable(theta), ts, f, solve, [None])
 
 
 def _adjoint_only(checkpoints, method, name):
     if checkpoints is not None and method != "adjoint":
         raise ValueError(f"checkpoints applies to {name}='adjoint' only, got {name}={method!r}")
     return checkpoints
+
+
+def _solver_settings(solver, method, name, n_steps, checkpoints, stats, running_loss, **adaptive):
+    """(the solver's table of gradient methods, its grid argument, the method's options): the grid is
+    n_steps for solver="rk4" and dopri5.Tolerances for solver="dopri5"; the other solver's arguments
+    are refused with an error naming them. `name` is what the caller calls `method`."""
+    validate.choice(solver, tuple(SOLVERS), "solver")
+    checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), method, name)
+    if stats is not None and not isinstance(stats, dict):
+        raise TypeError(f"stats must be a dict to fill in, or None; got {type(stats).__name__}")
+    if solver == "rk4":
+        for key, value in dict(adaptive, stats=stats).items():
+            if value is not None and value is not False:
+                raise ValueError(f"{key} applies to solver='dopri5' only; solver='rk4' takes n_steps")
+        n_steps = validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps)
+        return METHODS, n_steps, {} if checkpoints is None else {"checkpoints": checkpoints}
+    for key, value in (("n_steps", n_steps), ("checkpoints", checkpoints), ("running_loss", running_loss)):
+        if value is not None:
+            raise ValueError(f"{key} applies to solver='rk4' only, not to solver='dopri5' (which chooses its "
+                             "own steps from rtol and atol)")
+    validate.choice(method, tuple(dopri5.METHODS), f"{name} (with solver='dopri5')")
+    return dopri5.METHODS, dopri5.tolerances(method, **adaptive), {"stats": stats}
 
 
 def _traceable(theta):
@@ -64,15 +97,18 @@ def _traceable(theta):
 
 
 @primitive
-def _odeint_adjoint(z0, theta, ts, f, n_steps, checkpoints):
-    return integrate(f, z0, theta, ts, n_steps)
+def _odeint_adjoint(z0, theta, ts, f, solve, pullback):
+    """zs from solve(f, z0, θ, ts), the adjoint method of the solver's table; the pullback it returns
+    is kept in pullback[0] for autograd's reverse pass."""
+    zs, pullback[0] = solve(f, z0, theta, ts)
+    return zs
 
 
 def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
-    z0, theta, ts, f, n_steps, checkpoints = args
+    z0, theta, ts, f, solve, pullback = args
 
     def vjp(g):
-        g_z0, g_theta, g_ts = adjoint_gradients(f, zs, theta, ts, n_steps, g, checkpoints=checkpoints)
+        g_z0, g_theta, g_ts = pullback[0](g)
         grads = (g_z0, unravel_like(g_theta, theta), g_ts)
         return tuple(grads[i] for i in argnums)
 
@@ -90,8 +126,8 @@ def _loss_and_gradient(loss, zs):
     return float(np.ravel(value)[0]), vjp(np.ones(np.shape(value)))
 
 
-def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint", checkpoints=None,
-              running_loss=None):
+def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoints=None, running_loss=None,
+              solver="rk4", rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None):
     """L = loss(odeint(f, z0, θ, ts)) and its gradients, as Gradients(loss, z0, theta, ts).
 
     method: "adjoint" (eqs. 11–12, backwards in time), "backprop" (autograd through the RK4
@@ -105,16 +141,26 @@ def gradients(loss, f, z0, theta, ts, n_steps=DEFAULT_N_STEPS, method="adjoint",
     running_loss=g (g(z, theta, t) returning a scalar) adds a running cost: L = loss(zs) + ∫_{ts[0]}^{ts[-1]}
     g(z(t), θ, t) dt, the integral taken by the same RK4 steps as z (see `running_cost`); every method
     supports it, the adjoint by the extra terms −∂g/∂z, −∂g/∂θ, −∂g/∂t in its backward equations.
+
+    solver="rk4" (the default) takes n_steps (default 20) equal RK4 steps per observation interval.
+    solver="dopri5" chooses its own steps by adaptive Dormand–Prince 5(4) (`adaptive`) with relative
+    and absolute tolerances rtol, atol (default 1e-7, 1e-9); methods "adjoint" (backward steps of
+    its own, tolerances adjoint_rtol, adjoint_atol defaulting to rtol, atol; seminorm=True leaves the
+    parameter and time integrals out of the backward error norm), "backprop" (through the accepted
+    steps, their sizes held fixed) and "finite_differences" (of the accepted steps replayed); see
+    `dopri5`. stats, a dict, then receives the accepted and rejected steps and f evaluations of the
+    "forward" and (adjoint) "backward" solves. checkpoints and running_loss apply to solver="rk4".
     """
     validate.choice(method, tuple(METHODS), "method")
-    checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), method, "method")
-    z0, theta, ts, n_steps = validate.problem(f, z0, theta, ts, n_steps)
-    options = {} if checkpoints is None else {"checkpoints": checkpoints}
+    z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    table, grid, options = _solver_settings(solver, method, "method", n_steps, checkpoints, stats, running_loss,
+                                            rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
+                                            adjoint_atol=adjoint_atol, seminorm=seminorm)
     if running_loss is None:
-        (zs, pullback), cost = METHODS[method](f, z0, theta, ts, n_steps, **options), 0.0
+        (zs, pullback), cost = table[method](f, z0, theta, ts, grid, **options), 0.0
     else:
         validate.check_running_loss(running_loss, z0, theta, ts[0])
-        zs, cost, pullback = running_cost.solve(method, f, running_loss, z0, theta, ts, n_steps, **options)
+        zs, cost, pullback = running_cost.solve(method, f, running_loss, z0, theta, ts, grid, **options)
     value, dL_dzs = _loss_and_gradient(loss, zs)
     for t, dL_dz in zip(ts, dL_dzs):
         validate.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")

@@ -189,9 +189,14 @@ def is_traced(*args):
 
 def problem(f, z0, theta, ts, n_steps):
     """(z0, θ, ts, n_steps) validated together, with f called once at (z0, θ, ts[0]) to check it."""
+    z0, theta, ts = inputs(f, z0, theta, ts)
+    return z0, theta, ts, as_n_steps(n_steps)
+
+
+def inputs(f, z0, theta, ts):
+    """(z0, θ, ts) validated together, with f called once at (z0, θ, ts[0]) to check it."""
     z0 = as_float_array(z0, "z0")
     theta = as_float_tree(theta)
     ts = as_times(ts)
-    n_steps = as_n_steps(n_steps)
     check_dynamics(f, z0, theta, getval(ts)[0])
-    return z0, theta, ts, n_steps
+    return z0, theta, ts
