@@ -131,6 +131,16 @@ def too_expensive(label, n_steps, previous, budget):
 
 
 @functools.lru_cache(maxsize=None)
+def reference_gradient(quick):
+    """The flat gradient of `bench_problem` every row is compared with: the discrete adjoint at twice
+    the largest step count."""
+    ref_steps = 2 * (QUICK_SIZES if quick else SIZES)[-1]
+    print(f"  reference: discrete adjoint at {ref_steps} steps", file=sys.stderr, flush=True)
+    p = bench_problem()
+    return gradient_vector(gradient_call(p, p.f, ref_steps, "discrete_adjoint")())
+
+
+@functools.lru_cache(maxsize=None)
 def measure(quick):
     """Every Row of the benchmark (cached, so `bench` can draw its figure from the rows it printed).
 
@@ -140,9 +150,7 @@ def measure(quick):
     labels = ("adjoint", "checkpointed", "discrete_adjoint", "backprop") + \
         tuple(m for m in METHODS if m not in ALWAYS)
     p = bench_problem()
-    ref_steps = 2 * sizes[-1]
-    print(f"  reference: discrete adjoint at {ref_steps} steps", file=sys.stderr, flush=True)
-    reference = gradient_vector(gradient_call(p, p.f, ref_steps, "discrete_adjoint")())
+    reference = reference_gradient(quick)
     rows, last = [], {}
     for n_steps in sizes:
         rounds = 1 if quick or n_steps >= 10000 else 2 if n_steps >= 1000 else 5
@@ -190,6 +198,46 @@ def ratio_lines(rows, sizes):
         lines.append(f"  {method:<17} peak memory at {large} steps / at {small} steps: {growth:8.2f}")
     speed = measured(rows, "adjoint", mid, "seconds") / measured(rows, "backprop", mid, "seconds")
     lines.append(f"  adjoint time / backprop time at {mid} steps: {speed:.2f}")
+    return lines
+
+
+ADAPTIVE_LABELS = {"adjoint": {"method": "adjoint"}, "adjoint, seminorm": {"method": "adjoint", "seminorm": True},
+                   "backprop": {"method": "backprop"}}
+ADAPTIVE_RTOLS = {False: (1e-4, 1e-7, 1e-10), True: (1e-4, 1e-7)}
+
+AdaptiveRow = namedtuple("AdaptiveRow", ["label", "rtol", "seconds", "forward", "backward", "error", "gradient"])
+AdaptiveRow.__doc__ = """One gradient with solver="dopri5" at rtol = atol: CPU seconds, the step counts
+{"accepted", "rejected", "f_evals"} of the forward and backward solves (backward None for backprop),
+the relative error of (dL/dz0, dL/dθ, dL/dts) and that gradient as one flat vector."""
+
+
+def measure_adaptive(problem, rtols, reference):
+    """One AdaptiveRow per entry of ADAPTIVE_LABELS and rtol (with atol = rtol) on `problem`, the error
+    measured against the flat gradient `reference` (each gradient computed and timed once)."""
+    rows = []
+    for rtol in rtols:
+        for label, options in ADAPTIVE_LABELS.items():
+            stats, start = {}, time.process_time()
+            g = gradients(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, solver="dopri5",
+                          rtol=rtol, atol=rtol, stats=stats, **options)
+            seconds = time.process_time() - start
+            flat = gradient_vector(g)
+            rows.append(AdaptiveRow(label, rtol, seconds, stats["forward"], stats.get("backward"),
+                                    relative_difference(flat, reference), flat))
+    return tuple(rows)
+
+
+def adaptive_lines(rows):
+    """The table of `measure_adaptive` rows as lines of text: time, accepted/rejected steps and f
+    evaluations of each pass, error."""
+    lines = [f"{'solver=dopri5':<19}{'rtol':>7}{'ms/grad':>10}{'fwd steps':>11}{'f evals':>9}{'bwd steps':>11}"
+             f"{'f evals':>9}{'rel.err':>10}"]
+    for row in rows:
+        passes = ""
+        for counts in (row.forward, row.backward):
+            steps = "-" if counts is None else f"{counts['accepted']}/{counts['rejected']}"
+            passes += f"{steps:>11}{'-' if counts is None else counts['f_evals']:>9}"
+        lines.append(f"{row.label:<19}{row.rtol:>7.0e}{row.seconds * 1e3:>10.1f}{passes}{row.error:>10.1e}")
     return lines
 
 

@@ -14,10 +14,11 @@
   each observation interval (`adaptive`); the controller's choice of step sizes is not differentiated,
   as in torchdiffeq. It is the exact derivative of that fixed-step computation.
 - "finite_differences": central differences of the forward solve with the accepted steps replayed
-  (`adaptive.Replay`): the same function backprop differentiates. Re-running the controller on each
-  perturbed input would change the step sizes with the input, a change of the result of the order of
-  the tolerance; divided by the finite-difference step (~6e-6 relative) that is noise far above the
-  gradient's own error unless rtol is near round-off. Replaying makes the check exact (to O(δ²)).
+  (`adaptive.Replay`): the same computation backprop differentiates, so the two agree to the
+  finite-difference error. Re-running the controller on each perturbed input instead would let the
+  step sizes move with the input (a term backprop leaves out) and, wherever a perturbation adds a
+  step or a rejection, make the result jump by about the tolerance, which divided by the
+  finite-difference step (~6e-6 relative) swamps the gradient.
 
 `stats`, a dict, receives the counts {"accepted", "rejected", "f_evals"} of the forward solve under
 "forward", and for the adjoint those of the backward solve under "backward" (there f_evals counts

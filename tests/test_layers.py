@@ -19,8 +19,8 @@ LAYERS = {
     "teaching": ("lagrangian", "equations", "train", "exercises"),
     "front API": ("__init__", "api", "check"),
     "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp",
-                         "running_cost"),
-    "numerics": ("rk4", "tree", "validate", "memory", "metrics"),
+                         "running_cost", "dopri5"),
+    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics"),
     "problems": ("models",),
 }
 # What each layer may import: its own layer and those below it. The problems (models) use only

@@ -46,6 +46,11 @@ def run(args):
     for row in rows:
         print(bench.format_row(row))
     print("\n" + "\n".join(bench.ratio_lines(rows, sizes)))
+    print("\nthe same gradient with adaptive Dormand–Prince steps (rtol = atol; steps accepted/rejected and f "
+          "evaluations of the forward pass and of the adjoint's backward pass, each backward evaluation with "
+          "its VJP; rel.err against the same reference):\n")
+    adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick))
+    print("\n".join(bench.adaptive_lines(adaptive)))
     out = args.out or (None if args.quick else "figures")
     if out is not None:
         figures.render(["memory_vs_steps.png"], out=out, quick=args.quick)
