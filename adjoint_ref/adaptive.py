@@ -72,10 +72,11 @@ class Adaptive:
     """The step-size controller (module docstring). It records the accepted steps of each observation
     interval as fractions of it (`fractions`, for `Replay`) and counts accepted and rejected steps and
     f evaluations in `stats`. `controlled = m` measures the error on the first m entries of the flat
-    state only (a seminorm); None measures it on all. `which` names the pass in error messages."""
+    state only (a seminorm); None measures it on all. `which` names the pass in error messages.
+    `watch(z, t)`, if given, is called with every accepted state and its time (it may raise)."""
 
-    def __init__(self, rtol, atol, controlled=None, which="forward", tableau=DOPRI5):
-        self.rtol, self.atol, self.tableau, self.which = rtol, atol, tableau, which
+    def __init__(self, rtol, atol, controlled=None, which="forward", tableau=DOPRI5, watch=None):
+        self.rtol, self.atol, self.tableau, self.which, self.watch = rtol, atol, tableau, which, watch
         self.controlled = slice(controlled)
         self.h = None  # the next |h| to try; None until the first interval begins
         self.after_rejection = self.clipped = False
@@ -108,6 +109,8 @@ class Adaptive:
             factor = min(factor, 1.0)
         if accepted:
             self.fractions[-1].append(fraction)
+            if self.watch is not None:
+                self.watch(z_new, t + fraction * span)
         # A step clipped to end at an observation time does not shrink the proposal for the next one.
         self.h = max(h * factor, self.h) if accepted and self.clipped else h * factor
         self.after_rejection = not accepted

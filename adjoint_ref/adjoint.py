@@ -33,14 +33,15 @@ class AdjointDriftWarning(RuntimeWarning):
     Attributes: `t` (the observation time where the drift was measured), `drift` (relative),
     `threshold` (the level it exceeded)."""
 
-    def __init__(self, t, drift, threshold, rerun=None):
+    def __init__(self, t, drift, threshold, rerun=None, allows="what RK4's error at this step size allows",
+                 remedy=None):
         self.t, self.drift, self.threshold = t, drift, threshold
-        remedy = (f"checkpoints='auto': ran the backward pass again with checkpoints={rerun}" if rerun else
-                  "the gradient may be wrong. Recompute z forwards instead of backwards: checkpoints=K "
-                  "(or checkpoints='auto'), or method='discrete_adjoint'")
+        if remedy is None:
+            remedy = (f"checkpoints='auto': ran the backward pass again with checkpoints={rerun}" if rerun else
+                      "the gradient may be wrong. Recompute z forwards instead of backwards: checkpoints=K "
+                      "(or checkpoints='auto'), or method='discrete_adjoint'")
         super().__init__(f"the adjoint's backward z drifted from the stored forward z: relative drift "
-                         f"{drift:.2g} at t={t:.6g}, above {threshold:.2g} (what RK4's error at this step "
-                         f"size allows); {remedy}.")
+                         f"{drift:.2g} at t={t:.6g}, above {threshold:.2g} ({allows}); {remedy}.")
 
 
 DRIFT_FLOOR = 1e-10  # round-off: a few hundred operations on float64, relative to ‖z‖

@@ -57,14 +57,21 @@ def solve(f, z0, theta, ts, n_steps):
 
     Costs 2·(size of z0 + size of θ + len(ts)) forward solves.
     """
-    zs = integrate(f, z0, theta, ts, n_steps)
+    def forward(z0, theta, ts):
+        return integrate(f, z0, theta, ts, n_steps)
+
+    return forward(z0, theta, ts), pullback_of(forward, z0, theta, ts)
+
+
+def pullback_of(forward, z0, theta, ts):
+    """∂L/∂zs ↦ (dL/dz0, dL/dθ flat, dL/dts) by central differences of zs = forward(z0, θ, ts), with
+    the steps above for z0, each leaf of θ and ts."""
     theta_steps = np.concatenate([value_steps(leaf) for leaf in leaves(theta)] or [np.zeros(0)])
 
     def pullback(dL_dzs):
-        g_z0 = fd_vjp(lambda x: integrate(f, x.reshape(z0.shape), theta, ts, n_steps), np.ravel(z0), dL_dzs)
-        g_theta = fd_vjp(lambda x: integrate(f, z0, unravel_like(x, theta), ts, n_steps), ravel_tree(theta),
-                         dL_dzs, theta_steps)
-        g_ts = fd_vjp(lambda x: integrate(f, z0, theta, x, n_steps), ts.copy(), dL_dzs, time_steps(ts))
+        g_z0 = fd_vjp(lambda x: forward(x.reshape(z0.shape), theta, ts), np.ravel(z0), dL_dzs)
+        g_theta = fd_vjp(lambda x: forward(z0, unravel_like(x, theta), ts), ravel_tree(theta), dL_dzs, theta_steps)
+        g_ts = fd_vjp(lambda x: forward(z0, theta, x), ts.copy(), dL_dzs, time_steps(ts))
         return g_z0.reshape(z0.shape), g_theta, g_ts
 
-    return zs, pullback
+    return pullback

@@ -11,7 +11,7 @@ from autograd import grad
 
 import adjoint_ref as ar
 from adjoint_ref import adaptive
-from adjoint_ref.models import default_problem
+from adjoint_ref.models import contracting_problem, default_problem
 from adjoint_ref.rk4 import rk4_step
 from adjoint_ref.tableau import DOPRI5, RK4, rk_step
 from adjoint_ref.tree import ravel_tree
@@ -260,3 +260,22 @@ def test_backward_error_control_covers_lambda_when_z_stays_at_zero(seminorm):
     c = grad(loss)(np.ones((2, 3)))[1]
     g = ar.gradients(loss, linear, np.zeros(3), A, ts, solver="dopri5", rtol=1e-10, atol=1e-10, seminorm=seminorm)
     assert relative(g.z0, expm(A.T * 1.2) @ c) < 1e-9  # observed 1.9e-10 (norm), 1.2e-10 (seminorm)
+
+
+def test_drift_warning_where_the_backward_z_leaves_the_forward_one():
+    # Forwards the fast direction (rate −10) decays; backwards it amplifies the solver's error, and the
+    # adjoint's gradient ends 280 times the tolerance away from backprop's (a sound solve: ~1).
+    p = contracting_problem(fast=10.0)
+    options = dict(solver="dopri5", rtol=1e-7, atol=1e-7)
+    with pytest.warns(ar.AdjointDriftWarning, match="method='backprop'") as caught:
+        g = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, **options)
+    warning = caught[0].message
+    assert warning.t == 0.0 and warning.drift > warning.threshold
+    backprop = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, method="backprop", **options)
+    assert relative(g.theta, backprop.theta) > 100 * 1e-7
+
+
+def test_a_backward_z_that_blows_up_stops_the_solve():
+    p = contracting_problem(fast=50.0)
+    with pytest.raises(FloatingPointError, match=r"backward z grew to .* more than 100 times the largest forward"):
+        ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, solver="dopri5")
