@@ -75,8 +75,8 @@ class Adaptive:
     state only (a seminorm); None measures it on all. `which` names the pass in error messages.
     `watch(z, t)`, if given, is called with every accepted state and its time (it may raise)."""
 
-    def __init__(self, rtol, atol, controlled=None, which="forward", tableau=DOPRI5, watch=None):
-        self.rtol, self.atol, self.tableau, self.which, self.watch = rtol, atol, tableau, which, watch
+    def __init__(self, rtol, atol, controlled=None, which="forward", watch=None):
+        self.rtol, self.atol, self.which, self.watch = rtol, atol, which, watch
         self.controlled = slice(controlled)
         self.h = None  # the next |h| to try; None until the first interval begins
         self.after_rejection = self.clipped = False
@@ -88,7 +88,7 @@ class Adaptive:
         self.fractions.append([])
         if self.h is None:
             self.h = initial_step(f, z, values(theta), t, np.sign(span), f0, self.rtol, self.atol,
-                                  self.tableau.embedded_order, self.controlled)
+                                  DOPRI5.embedded_order, self.controlled)
 
     def propose(self, remaining, span):
         """(the next step as a fraction of the interval, whether it ends the interval); `remaining` is
@@ -99,11 +99,11 @@ class Adaptive:
 
     def judge(self, z, z_new, error, fraction, span, t):
         """Accept or reject the step from (z, t) to z_new with this error estimate; set the next |h|."""
-        self._count_attempt(t)
+        self._check_limits(t)
         c = self.controlled
         ratio = error_ratio(z.ravel()[c], z_new.ravel()[c], error.ravel()[c], self.rtol, self.atol)
         accepted = ratio <= 1.0
-        factor = step_factor(ratio, self.tableau.embedded_order)
+        factor = step_factor(ratio, DOPRI5.embedded_order)
         h = fraction * abs(span)
         if self.after_rejection or not accepted:
             factor = min(factor, 1.0)
@@ -117,7 +117,7 @@ class Adaptive:
         self.stats["accepted" if accepted else "rejected"] += 1
         return accepted
 
-    def _count_attempt(self, t):
+    def _check_limits(self, t):
         attempts = self.stats["accepted"] + self.stats["rejected"]
         if attempts >= MAX_STEPS:
             raise RuntimeError(f"dopri5 gave up after {MAX_STEPS} steps in the {self.which} pass at t={t:.6g}: "
