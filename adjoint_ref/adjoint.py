@@ -136,7 +136,7 @@ def segment_bounds(n_steps, checkpoints):
 
 
 def auto_checkpoints(n_steps):
-    """K = ⌈√n_steps⌉, the checkpoints per interval that need the least memory, O(K + n_steps/K) = O(√n_steps)."""
+    """K = ⌈√n_steps⌉: the checkpoints per interval needing the least memory, O(K + n_steps/K) = O(√n_steps)."""
     return math.ceil(math.sqrt(n_steps))
 
 

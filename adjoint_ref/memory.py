@@ -86,12 +86,13 @@ def check_backprop_memory(f, z0, theta, ts, n_steps, limit=None):
     When even KEPT_PER_STEP arrays the size of z per step exceed the limit, it refuses without
     measuring a step of f (which could itself take much memory)."""
     limit = MEMORY_LIMIT if limit is None else limit
-    need = (len(getval(ts)) - 1) * n_steps * KEPT_PER_STEP * 8 * int(np.size(getval(z0)))
+    intervals = len(getval(ts)) - 1
+    need = intervals * n_steps * KEPT_PER_STEP * 8 * int(np.size(getval(z0)))
     if need <= limit:
         need = estimated_backprop_bytes(f, z0, theta, ts, n_steps)
     if need > limit:
         raise MemoryLimitError(f"n_steps={n_steps} is too many for backprop",
-                               f"backprop's recording of {len(getval(ts)) - 1} interval(s) of {n_steps} RK4 steps of this f",
+                               f"backprop's recording of {intervals} interval(s) of {n_steps} RK4 steps of this f",
                                need, limit, "Use the adjoint, whose memory does not grow with n_steps, or fewer steps.")
 
 

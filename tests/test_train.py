@@ -85,6 +85,8 @@ def write_bad_file(folder, kind):
     theta = train.initial_parameters(4, seed=0)
     if kind == "folder":
         path.mkdir()
+    elif kind == "fifo":  # reading it would block: it must be refused before it is opened
+        os.mkfifo(path)
     elif kind == "npy":
         np.save(folder / "npy.npy", theta["W1"])
         path = folder / "npy.npy"
@@ -109,6 +111,7 @@ def write_bad_file(folder, kind):
 BAD_FILES = {  # kind → what the error says after the path
     "missing": "no such file",
     "folder": "is a folder, not an .npz file",
+    "fifo": "not a regular file",
     "npy": "an .npy file (one unnamed array), not an .npz archive",
     "text": "not an .npz file (it does not start like a zip archive)",
     "truncated": "a damaged or truncated .npz file",
@@ -122,6 +125,8 @@ BAD_FILES = {  # kind → what the error says after the path
 
 @pytest.mark.parametrize("kind", BAD_FILES)
 def test_loading_a_bad_file_says_which_check_failed(tmp_path, kind):
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
     path = write_bad_file(tmp_path, kind)
     with pytest.raises(FileError) as info:
         train.load_parameters(path)

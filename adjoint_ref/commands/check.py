@@ -13,12 +13,13 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=positive_int, default=10,
                         help="RK4 steps per observation interval (default 10); the adjoint–backprop "
                              "gap shrinks like steps⁻⁴")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for parameters, z0 and targets (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed for parameters, z0 and targets (default 0)")
     parser.add_argument("--hidden", type=positive_int, default=16, help="hidden units of the MLP f (default 16)")
     parser.add_argument("--batch", type=non_negative_int, default=4,
                         help="number of initial states solved together; 0 means one state of shape (2,) "
                              "(default 4)")
-    parser.add_argument("--t1", type=number(float, lambda t: 0 < t <= 1000, "a number in (0, 1000]"), default=1.0,
+    parser.add_argument("--t1", default=1.0, type=number(float, lambda t: 0 < t <= 1000, "a number in (0, 1000]"),
                         help="last observation time, at most 1000 (the MLP's rates are of order 1); 5 equally "
                              "spaced times on [0, t1] (default 1.0)")
     parser.add_argument("--tol", type=positive_float, default=1e-6,

@@ -36,7 +36,6 @@ def number(convert, accept, requirement):
 positive_int = number(int, lambda n: n >= 1, "a positive integer")
 non_negative_int = number(int, lambda n: n >= 0, "a non-negative integer")
 positive_float = number(float, lambda x: 0 < x < math.inf, "a positive finite number")
-non_negative_float = number(float, lambda x: 0 <= x < math.inf, "a non-negative finite number")
 
 
 def output_folder(text):
