@@ -1,4 +1,4 @@
-"""The figure gallery: `adjoint-ref figures` regenerates every PNG in figures/.
+"""The figure gallery: `adjoint-ref figures --force` regenerates every PNG in figures/.
 
 A figure is one function `draw(quick) -> matplotlib.figure.Figure`, registered with
 `@figure("name.png", "caption")`. `quick=True` asks for the cheapest settings that still draw every
