@@ -32,11 +32,11 @@ def peak_bytes(call):
 @pytest.mark.parametrize("batch", [100, 1000])
 def test_backprop_estimate_matches_tracemalloc_on_the_default_mlp(batch):
     # The MLP keeps its hidden layer (batch × 64 numbers) for every recorded stage: 2 recorded z-sized
-    # arrays per stage, the estimate before it was measured on f, were 10-30x too low here.
+    # arrays per stage, the estimate before it was measured on f, were 7x and 16x too low here.
     p, n = default_problem(batch=batch, hidden=64), 2
     estimate = memory.estimated_backprop_bytes(p.f, p.z0, p.theta, p.ts, n)
     peak = peak_bytes(lambda: ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, n, "backprop"))
-    assert 2 / 3 <= peak / estimate <= 1.5  # measured: 1.0
+    assert 2 / 3 <= peak / estimate <= 1.5  # measured: 1.10 and 1.12
 
 
 def test_backprop_guard_refuses_the_case_it_used_to_let_through():
