@@ -24,6 +24,7 @@ import numpy as np
 
 from . import tree
 from .fast_vjp import vjp_of
+from .memory import check_stored_states
 from .rk4 import integrate, solve_interval, step_states
 
 
@@ -135,6 +136,23 @@ def segment_bounds(n_steps, checkpoints):
     return [j * n_steps // k for j in range(k + 1)]
 
 
+def auto_checkpoints(n_steps):
+    """K = ⌈√n_steps⌉: the checkpoints per interval needing the least memory, O(K + n_steps/K) = O(√n_steps)."""
+    return math.ceil(math.sqrt(n_steps))
+
+
+def check_checkpoint_memory(z0, n_steps, checkpoints):
+    """`memory.MemoryLimitError` if the checkpointed adjoint would store too many states of z: K
+    checkpoints and the 2⌈n_steps/K⌉ + 1 half-step states of the longest segment (see `_checkpointed`).
+    With checkpoints="auto", the K of its possible rerun; with None, nothing is stored."""
+    if checkpoints is None:
+        return
+    k = min(auto_checkpoints(n_steps) if checkpoints == "auto" else checkpoints, n_steps)
+    check_stored_states(z0, k + 2 * math.ceil(n_steps / k) + 1,
+                        f"the checkpointed adjoint with checkpoints={checkpoints!r} and n_steps={n_steps}",
+                        f"Use more checkpoints: K = {auto_checkpoints(n_steps)} (about √n_steps) needs the least.")
+
+
 def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, checkpoints, g=None):
     """[λ, a_θ, a_t] (flat) carried from t_end back to t_start, with z recomputed from checkpoints.
 
@@ -163,6 +181,7 @@ def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, 
                            "backward", steps)
         if record is not None:
             record.extend((t, z_at(t), state) for t, state in steps)
+        zs_half = None  # free this segment's states before the next segment stores its own
     return s, z_start
 
 
@@ -201,7 +220,7 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
             if record is not None:
                 record.extend(steps)
             return result
-        k, first = math.ceil(math.sqrt(n_steps)), caught[0].message
+        k, first = auto_checkpoints(n_steps), caught[0].message
         warnings.warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k), stacklevel=2)
         return adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, k, running_loss=running_loss)
     n = zs[0].size
@@ -249,5 +268,6 @@ def _check_drift(z_back, z, t, threshold, drift):
 def solve(f, z0, theta, ts, n_steps, checkpoints=None):
     """The gradient method "adjoint": zs by RK4 (eq. 3) and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
     dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`)."""
+    check_checkpoint_memory(z0, n_steps, checkpoints)
     zs = integrate(f, z0, theta, ts, n_steps)
     return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints)

@@ -8,9 +8,10 @@ from collections import namedtuple
 import numpy as np
 from autograd import make_vjp
 from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tuple
-from autograd.extend import defvjp_argnums, primitive
+from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 
 from . import dopri5, running_cost, validate
+from .adjoint import check_checkpoint_memory
 from .memory import check_backprop_memory
 from .methods import METHODS
 from .rk4 import integrate
@@ -38,6 +39,8 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
     checkpoints per interval instead of integrating it backwards (see `gradients`).
     solver="dopri5" uses adaptive Dormand–Prince steps instead, with tolerances rtol and atol
     (`gradients` explains them and the other arguments; stats receives the step counts).
+    gradient="adjoint" supports one reverse-mode derivative (grad, make_vjp); for second derivatives
+    (grad of grad) or forward mode (make_jvp) use gradient="backprop", which supports both.
     """
     validate.choice(gradient, GRADIENT_METHODS, "gradient")
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
@@ -48,8 +51,10 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
         return dopri5.forward(f, z0, theta, ts, grid, stats)[0]
     if gradient == "backprop":
         if validate.is_traced(z0, theta, ts):
-            check_backprop_memory(z0, len(ts) - 1, grid)
+            check_backprop_memory(f, z0, theta, ts, grid)
         return integrate(f, z0, theta, ts, grid)
+    if solver == "rk4" and validate.is_traced(z0, theta, ts):
+        check_checkpoint_memory(z0, grid, options.get("checkpoints"))
 
     def solve(f, z0, theta, ts):
         return table["adjoint"](f, z0, theta, ts, grid, **options)
@@ -108,6 +113,11 @@ def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
     z0, theta, ts, f, solve, pullback = args
 
     def vjp(g):
+        if validate.is_traced(g, zs, z0, theta, ts):
+            raise NotImplementedError(
+                "odeint(gradient='adjoint') can be differentiated once (grad, make_vjp), not twice: its "
+                "backward pass (eqs. 11–12) is not differentiable by autograd. For second derivatives "
+                "(grad of grad, Hessian-vector products) use odeint(..., gradient='backprop').")
         g_z0, g_theta, g_ts = pullback[0](g)
         grads = (g_z0, unravel_like(g_theta, theta), g_ts)
         return tuple(grads[i] for i in argnums)
@@ -115,7 +125,15 @@ def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
     return vjp
 
 
+def _odeint_adjoint_jvp(argnums, tangents, zs, args, kwargs):
+    raise NotImplementedError(
+        "forward mode (make_jvp) through odeint(gradient='adjoint') is not supported: the adjoint is a "
+        "reverse-mode method. Use odeint(..., gradient='backprop'), whose RK4 steps autograd also "
+        "differentiates in forward mode, or gradients(..., method='forward_sensitivity') for dz/dz0 and dz/dθ.")
+
+
 defvjp_argnums(_odeint_adjoint, _odeint_adjoint_vjp)
+defjvp_argnums(_odeint_adjoint, _odeint_adjoint_jvp)
 
 
 def _loss_and_gradient(loss, zs):
@@ -137,7 +155,8 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     checkpoints (method="adjoint" only): None integrates z backwards alongside λ, which fails for
     strongly contracting dynamics; K re-integrates z forwards from K checkpoints per observation
     interval instead (memory O(K + n_steps/K)). dL/dθ comes back in θ's container structure with
-    float64 arrays as leaves; dL/dts is an array like ts.
+    float64 arrays as leaves; dL/dts is an array like ts. `gradients` returns numbers: autograd cannot
+    differentiate through it (apply autograd to `odeint` instead).
     running_loss=g (g(z, theta, t) returning a scalar) adds a running cost: L = loss(zs) + ∫_{ts[0]}^{ts[-1]}
     g(z(t), θ, t) dt, the integral taken by the same RK4 steps as z (see `running_cost`); every method
     supports it, the adjoint by the extra terms −∂g/∂z, −∂g/∂θ, −∂g/∂t in its backward equations.
@@ -153,6 +172,7 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     """
     validate.choice(method, tuple(METHODS), "method")
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    validate.not_traced(z0, theta, ts)
     table, grid, options = _solver_settings(solver, method, "method", n_steps, checkpoints, stats, running_loss,
                                             rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import tree
 from .fast_vjp import vjp_of
+from .memory import check_stored_states
 from .rk4 import integrate, step_states
 
 # The classical RK4 tableau: stage i is evaluated at (z + A[i] h k_{i−1}, t + C[i] h) and the step
@@ -82,6 +83,9 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
 
 
 def solve(f, z0, theta, ts, n_steps):
-    """The gradient method "discrete_adjoint": zs by RK4 and a pullback that transposes its steps."""
+    """The gradient method "discrete_adjoint": zs by RK4 and a pullback that transposes its steps
+    (it stores the n_steps + 1 step states of one interval: refused beyond `memory.MEMORY_LIMIT`)."""
+    check_stored_states(z0, n_steps + 1, f"the discrete adjoint with n_steps={n_steps}",
+                        "Use the adjoint with checkpoints (memory O(√n_steps)) or fewer steps.")
     zs = integrate(f, z0, theta, ts, n_steps)
     return zs, lambda dL_dzs: discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)

@@ -1,4 +1,4 @@
-"""The figure gallery: `adjoint-ref figures` regenerates every PNG in figures/.
+"""The figure gallery: `adjoint-ref figures --force` regenerates every PNG in figures/.
 
 A figure is one function `draw(quick) -> matplotlib.figure.Figure`, registered with
 `@figure("name.png", "caption")`. `quick=True` asks for the cheapest settings that still draw every
@@ -19,6 +19,7 @@ from . import equations, lagrangian as lg
 from .adjoint import AdjointDriftWarning, adjoint_gradients
 from .api import gradients, odeint
 from .bench import ADAPTIVE_LABELS, gradient_vector, measure, measure_adaptive
+from .files import write_atomically
 from .metrics import relative_difference
 from .models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem, pendulum_problem,
                      shear_problem)
@@ -67,9 +68,11 @@ def _gallery_style():
 
 
 def draw_and_save(draw, path):
-    """Call draw() under matplotlib's default style and write its Figure to `path` (PNG, 100 dpi)."""
+    """Call draw() under matplotlib's default style and write its Figure to `path` (PNG, 100 dpi),
+    atomically (`files.write_atomically`): an interrupted run leaves the earlier file whole."""
     with _gallery_style():
-        draw().savefig(path, metadata={"Software": None})
+        fig = draw()
+        write_atomically(path, lambda handle: fig.savefig(handle, format="png", metadata={"Software": None}))
 
 
 def _new_figure(width, height):

@@ -21,7 +21,7 @@ from .tree import ravel_tree
 def backprop(f, z0, theta, ts, n_steps):
     """The gradient method "backprop": autograd records every RK4 stage of the forward pass and
     reverses the recording (memory grows with n_steps; guarded by `memory.check_backprop_memory`)."""
-    check_backprop_memory(z0, len(ts) - 1, n_steps)
+    check_backprop_memory(f, z0, theta, ts, n_steps)
     vjp, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, n_steps)
 
     def pullback(dL_dzs):

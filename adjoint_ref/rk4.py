@@ -6,7 +6,7 @@ Everything here is written with `autograd.numpy`, so autograd can backpropagate 
 """
 import autograd.numpy as anp
 import numpy as np
-from autograd.extend import defvjp, primitive
+from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval
 
 from .validate import add_note, check_finite_state
@@ -29,7 +29,8 @@ def rk4_step(f, z, theta, t, h):
 def finite_state(z, t, which):
     """z itself, once checked to be finite at time t of the `which` pass. When autograd
     differentiates through it (backprop), the gradient dL/dz(t) flowing back is checked too, so
-    a NaN or overflow in backprop's backward pass is reported with its time."""
+    a NaN or overflow in backprop's backward pass is reported with its time; in forward mode the
+    tangent passes through unchanged."""
     check_finite_state(z, t, which)
     return z
 
@@ -42,6 +43,7 @@ def _finite_state_vjp(ans, z, t, which):
 
 
 defvjp(finite_state, _finite_state_vjp)
+defjvp(finite_state, lambda tangent, ans, z, t, which: tangent)
 
 
 def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record=None):

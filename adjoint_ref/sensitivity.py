@@ -21,8 +21,9 @@ from .fast_vjp import vjp_of
 from .rk4 import solve_interval
 
 
-def sensitivity_dynamics(f, z_shape):
-    """d/dt [z, S] = [f, ∂f/∂z S + [0, ∂f/∂θ]] for the flat state [z, S], S = [dz/dz0, dz/dθ].
+def sensitivity_dynamics(f, z_shape, n_theta):
+    """d/dt [z, S] = [f, ∂f/∂z S + [0, ∂f/∂θ]] for the flat state [z, S], S = [dz/dz0, dz/dθ] of shape
+    (n, n + n_theta), n = size of z.
 
     The Jacobian rows are n vector–Jacobian products e_k [∂f/∂z, ∂f/∂θ, ∂f/∂t] (n = size of z) from
     one autograd trace of f per call (`fast_vjp.vjp_of`, the adjoint's own stage).
@@ -34,8 +35,8 @@ def sensitivity_dynamics(f, z_shape):
     def ds_dt(s, theta, t):
         dz_dt, pullback = vjp_of_f(s[:n].reshape(z_shape), theta, t)
         rows = [pullback(e) for e in basis]  # row k: e_k ∂f/∂z, e_k ∂f/∂θ, e_k ∂f/∂t
-        dS_dt = np.array([np.ravel(row[0]) for row in rows]) @ s[n:].reshape(n, -1)
-        dS_dt[:, n:] += np.array([row[1] for row in rows]).reshape(n, -1)
+        dS_dt = np.reshape([np.ravel(row[0]) for row in rows], (n, n)) @ s[n:].reshape(n, n + n_theta)
+        dS_dt[:, n:] += np.reshape([row[1] for row in rows], (n, n_theta))
         return np.concatenate([np.ravel(dz_dt), np.ravel(dS_dt)])
 
     return ds_dt
@@ -49,16 +50,16 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, record=None):
     """
     n = z0.size
     n_theta = tree.size(theta)
-    ds_dt = sensitivity_dynamics(f, z0.shape)
+    ds_dt = sensitivity_dynamics(f, z0.shape, n_theta)
     s = np.concatenate([np.ravel(z0), np.ravel(np.eye(n, n + n_theta))])
     states, steps = [s], None if record is None else [(ts[0], s)]
     for t_start, t_end in zip(ts[:-1], ts[1:]):
         s = solve_interval(ds_dt, s, theta, t_start, t_end, n_steps, record=steps)
         states.append(s)
     if record is not None:
-        record.extend((t, s[:n], s[n:].reshape(n, -1)) for t, s in steps)
+        record.extend((t, s[:n], s[n:].reshape(n, n + n_theta)) for t, s in steps)
     states = np.array(states)
-    return states[:, :n], states[:, n:].reshape(len(ts), n, -1)
+    return states[:, :n], states[:, n:].reshape(len(ts), n, n + n_theta)
 
 
 def solve(f, z0, theta, ts, n_steps):

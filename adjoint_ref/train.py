@@ -17,13 +17,23 @@ import numpy as np
 from autograd.misc.optimizers import adam
 
 from .api import gradients, odeint
+from .files import FileError, read_npz, write_atomically
 from .models import autonomous_mlp_dynamics, mlp_init, spiral_data
 
 PARAMETER_NAMES = ("W1", "b1", "c1", "W2", "b2")
+N_OBSERVATIONS = 300  # observation times of the spiral that `fit` trains on
 
 Fit = namedtuple("Fit", ["data", "theta", "n_steps", "history", "checkpoints", "seconds"])
 Fit.__doc__ = """A training run: the data, the learned θ, the RK4 steps per interval, the window loss
 of every iteration, (iteration, trajectory loss) at every progress line, and the training time."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the parameters reached: `theta` after `iterations` Adam steps."""
+
+    def __init__(self, theta, iterations, iters):
+        super().__init__(f"interrupted after {iterations} of {iters} Adam iterations")
+        self.theta, self.iterations = theta, iterations
 
 
 def initial_parameters(hidden, seed):
@@ -57,13 +67,13 @@ def trajectory_loss(theta, data, n_steps):
     return float(mean_squared_error(data.observed)(zs))
 
 
-def check_settings(data, window, batch):
-    """Raise ValueError unless `batch` distinct windows of `window` observations fit in the data."""
+def check_settings(n_times, window, batch):
+    """Raise ValueError unless `batch` distinct windows of `window` observations fit in `n_times` observations."""
     if window < 2:
         raise ValueError(f"window must hold at least 2 observation times, got {window}")
-    available = len(data.ts) - window + 1
+    available = n_times - window + 1
     if available < 1:
-        raise ValueError(f"window ({window}) is longer than the {len(data.ts)} observations")
+        raise ValueError(f"window ({window}) is longer than the {n_times} observations")
     if not 1 <= batch <= available:
         raise ValueError(f"batch must be between 1 and {available} (the number of distinct windows), "
                          f"got {batch}")
@@ -75,14 +85,18 @@ def train(data, theta, iters, batch, window, n_steps, step_size, method="adjoint
 
     Every `every` iterations (and after the last) it logs the iteration, the window loss, the loss
     over all observed points, the seconds elapsed and an estimate of the seconds remaining.
+    Ctrl-C (KeyboardInterrupt) once Adam has started raises `Interrupted`, which holds the
+    parameters reached so far.
     """
-    check_settings(data, window, batch)
+    check_settings(len(data.ts), window, batch)
     window_ts = data.ts[:window] - data.ts[0]  # equal spacing: every window has these times
     rng = np.random.default_rng(seed)
     history, checkpoints = [], []
     start = time.perf_counter()
+    reached = [theta, 0]  # θ after the Adam iterations done so far, for `Interrupted`
 
     def gradient(theta, i):
+        reached[:] = theta, i
         z0, targets = window_batch(data.observed, window, batch, rng)
         g = gradients(mean_squared_error(targets), autonomous_mlp_dynamics, z0, theta, window_ts,
                       n_steps, method)
@@ -104,27 +118,41 @@ def train(data, theta, iters, batch, window, n_steps, step_size, method="adjoint
 
     report(theta, 0)
     if iters > 0:
-        theta = adam(gradient, theta, callback=progress, num_iters=iters, step_size=step_size)
-        report(theta, iters)
+        try:
+            theta = adam(gradient, theta, callback=progress, num_iters=iters, step_size=step_size)
+            reached[:] = theta, iters
+            report(theta, iters)
+        except KeyboardInterrupt:
+            raise Interrupted(*reached, iters) from None
     return Fit(data, theta, n_steps, history, checkpoints, time.perf_counter() - start)
 
 
 def save_parameters(path, theta):
-    """Write θ (the MLP's arrays) to a .npz file."""
-    np.savez(path, **theta)
+    """Write θ (the MLP's arrays) to a .npz file, atomically (`files.write_atomically`)."""
+    write_atomically(path, lambda handle: np.savez(handle, **theta))
 
 
 def load_parameters(path):
-    """θ from a .npz file written by `save_parameters`; ValueError if it does not hold an MLP's arrays."""
-    with np.load(path) as stored:
-        theta = {name: np.asarray(stored[name], dtype=np.float64) for name in stored.files}
-    if sorted(theta) != sorted(PARAMETER_NAMES):
-        raise ValueError(f"{path}: expected arrays {', '.join(PARAMETER_NAMES)}, found {', '.join(sorted(theta))}")
+    """θ from a .npz file written by `save_parameters`, checked; `files.FileError` (a ValueError) names
+    the first check that failed: the file itself (`files.read_npz`), then the arrays W1, b1, c1, W2, b2
+    and nothing else, real numbers, the shapes of a 2 → hidden → 2 MLP, all finite."""
+    stored = read_npz(path)
+    if sorted(stored) != sorted(PARAMETER_NAMES):
+        raise FileError(f"{path}: expected the arrays {', '.join(PARAMETER_NAMES)}, found "
+                        f"{', '.join(sorted(stored)) or 'none'}")
+    not_real = [f"{name} ({stored[name].dtype})" for name in PARAMETER_NAMES if stored[name].dtype.kind not in "biuf"]
+    if not_real:
+        raise FileError(f"{path}: arrays of real numbers expected, got {', '.join(not_real)}")
+    theta = {name: stored[name].astype(np.float64) for name in PARAMETER_NAMES}
     hidden = theta["b1"].shape[0] if theta["b1"].ndim == 1 else -1
     expected = {"W1": (2, hidden), "b1": (hidden,), "c1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
     wrong = [f"{name} {theta[name].shape}" for name in PARAMETER_NAMES if theta[name].shape != expected[name]]
     if wrong:
-        raise ValueError(f"{path}: shapes do not form a 2 → hidden → 2 MLP: {', '.join(wrong)}")
+        raise FileError(f"{path}: shapes do not form a 2 → hidden → 2 MLP: {', '.join(wrong)}")
+    non_finite = [f"{name} ({np.sum(~np.isfinite(theta[name]))})" for name in PARAMETER_NAMES
+                  if not np.all(np.isfinite(theta[name]))]
+    if non_finite:
+        raise FileError(f"{path}: non-finite values (NaN or inf) in {', '.join(non_finite)}")
     return theta
 
 
@@ -135,7 +163,7 @@ def fit(iters=1000, seed=0, hidden=32, load=None, method="adjoint", noise=0.02, 
     θ starts from the .npz file `load` when it is given (the file then fixes the hidden size), else
     from `initial_parameters(hidden, seed)`; `steps` are RK4 steps per interval, `lr` Adam's step size.
     """
-    data = spiral_data(noise=noise, seed=seed)
+    data = spiral_data(n_times=N_OBSERVATIONS, noise=noise, seed=seed)
     theta = load_parameters(load) if load else initial_parameters(hidden, seed)
     n_params = sum(leaf.size for leaf in theta.values())
     log(f"adjoint-ref train: {len(data.ts)} observations of a damped pendulum on [0, {data.ts[-1]:g}], "

@@ -55,11 +55,22 @@ def as_float_tree(theta, name="theta"):
     if isinstance(theta, (list, tuple)):
         return type(theta)(as_float_tree(item, f"{name}[{i}]") for i, item in enumerate(theta))
     if isinstance(theta, dict):
+        _require_sortable_keys(theta, name)
         return {key: as_float_tree(value, f"{name}[{key!r}]") for key, value in theta.items()}
     if theta is None or not (isinstance(theta, (numbers.Number, np.ndarray, np.generic)) or isbox(theta)):
         raise TypeError(f"{name} must be an array, a number, or a list/tuple/dict of those; "
                         f"got {type(theta).__name__}")
     return as_float_array(theta, name)
+
+
+def _require_sortable_keys(theta, name):
+    try:
+        sorted(theta)
+    except TypeError:
+        kinds = sorted({type(key).__name__ for key in theta})
+        raise TypeError(f"{name} is a dict with keys of types {', '.join(kinds)}, which cannot be sorted "
+                        "together; its leaves are flattened in sorted key order (as autograd does), so "
+                        "use keys of one type, e.g. all strings") from None
 
 
 def as_times(ts):
@@ -106,9 +117,24 @@ def choice(value, allowed, name):
     return value
 
 
+NOT_DIFFERENTIABLE = ("gradients() returns numbers, not a result autograd can trace, so autograd cannot "
+                      "differentiate through it. To differentiate a function of the solution, apply autograd "
+                      "to odeint, e.g. grad(lambda theta: loss(odeint(f, z0, theta, ts)))(theta); for second "
+                      "derivatives use odeint(..., gradient='backprop').")
+
+
+def not_traced(*args):
+    """TypeError if autograd is differentiating with respect to any of `args` (see NOT_DIFFERENTIABLE)."""
+    if is_traced(*args):
+        raise TypeError(NOT_DIFFERENTIABLE)
+
+
 def check_loss_value(value):
     """Insist that the loss returned one finite real number: a scalar, or an array of any shape
-    holding exactly one element, e.g. (1,) (the rule autograd.grad applies)."""
+    holding exactly one element, e.g. (1,) (the rule autograd.grad applies). A traced value means
+    autograd is differentiating through `gradients` via something the loss reads: not supported."""
+    if isbox(value):
+        raise TypeError(NOT_DIFFERENTIABLE)
     if not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
         raise TypeError(f"loss must return a real number, got {type(value).__name__}")
     _require_real(np.asarray(value), "the value returned by loss")

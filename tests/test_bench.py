@@ -23,8 +23,8 @@ EXPECTED = {
     ("adjoint", K): (1 + 4 * N * M + M + M * (4 * 4 + 4 * 2 * N) + 4 * N * M, 4 * N * M),
     # + the step states recomputed per interval (4NM), + 4NM recorded stages
     ("discrete_adjoint", None): (1 + 4 * N * M + 4 * N * M + 4 * N * M, 4 * N * M),
-    # the forward pass itself is recorded
-    ("backprop", None): (1 + 4 * N * M, 4 * N * M),
+    # the forward pass itself is recorded, + 4 recorded stages: the memory guard measures one step of f
+    ("backprop", None): (1 + 4 * N * M + 4, 4 * N * M + 4),
     # + 2 forward passes per entry of z0, θ and ts
     ("finite_differences", None): (1 + 4 * N * M + 2 * (Z + P + M + 1) * 4 * N * M, 0),
 }

@@ -4,17 +4,15 @@ README.md ("Robustness") lists the same cases and what each gets. Plain bad valu
 non-monotone ts, n_steps=0, ...) are in test_errors.py; blow-ups of smooth problems too.
 """
 import collections
-import tracemalloc
 
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import grad, make_vjp
+from autograd import grad, make_jvp
 
 import adjoint_ref as ar
-from adjoint_ref import memory, tree
-from adjoint_ref.models import mlp_dynamics, mlp_init
-from adjoint_ref.rk4 import integrate
+from adjoint_ref import tree
+from adjoint_ref.methods import METHODS as ALL_METHODS
 from reference import relative, rk4_error_bound
 from calls import call_gradients, call_odeint, f_linear, loss_sum
 
@@ -67,6 +65,13 @@ def test_loss_with_exactly_one_element_counts_as_a_scalar(wrap):
     assert_same_gradients(call_gradients(loss=lambda zs: wrap(loss_sum(zs))), call_gradients())
 
 
+@pytest.mark.parametrize("method", list(ALL_METHODS))
+def test_empty_state_gives_empty_gradients(method):
+    # z0 of shape (0,): nothing moves, L = Σ zs² = 0, every gradient is zero (dL/dz0 empty).
+    g = call_gradients(z0=np.zeros(0), method=method)
+    assert g.loss == 0 and g.z0.shape == (0,) and g.theta == 0 and np.array_equal(g.ts, [0.0, 0.0])
+
+
 def test_f_may_return_its_input_itself():
     # dz/dt = z, returned without a copy: z(t) = z0 e^t, dL/dz0 = e^T for L = Σ z(T). The solver never
     # writes into f's result, so the alias is harmless; the caller's z0 is left alone.
@@ -94,6 +99,8 @@ Pair = collections.namedtuple("Pair", "a b")
     (dict(theta=[0.5, "a"]), TypeError, ["theta[1]", "str"]),
     (dict(theta={"k": "1.5"}), TypeError, ["theta['k']", "str"]),
     (dict(theta=Pair(0.5, 1.0)), TypeError, ["theta must not be a namedtuple (Pair)"]),
+    (dict(theta={"a": 0.5, 1: 2.0}), TypeError, ["theta is a dict with keys of types int, str", "one type"]),
+    (dict(theta=[{"a": 0.5, (1,): 2.0}]), TypeError, ["theta[0] is a dict with keys of types str, tuple"]),
     (dict(theta=np.array(["1.5"])), TypeError, ["theta must hold real numbers", "<U3"]),
     (dict(z0=np.array([1 + 2j, 1])), TypeError, ["z0 must hold real numbers", "complex128"]),
     (dict(z0=["1", "2"]), TypeError, ["z0 must hold real numbers", "<U1"]),
@@ -169,14 +176,15 @@ def test_f_that_fails_only_when_traced_gets_a_note_naming_the_backward_pass():
 
 # --- backprop with a huge n_steps: refused before any memory is spent ----------------------------
 
-def f_that_must_not_run_long():
+def f_that_must_not_run_long(dynamics=f_linear):
+    """`dynamics` that raises on its 11th call: a memory guard must refuse before the solve starts."""
     calls = []
 
     def f(z, theta, t):
         calls.append(t)
         if len(calls) > 10:  # the memory check failed to stop the solve: fail now instead of hanging
             raise RuntimeError("the solve started")
-        return theta * z
+        return dynamics(z, theta, t)
     return f
 
 
@@ -188,33 +196,35 @@ def test_backprop_with_huge_n_steps_is_refused_early():
         grad(lambda theta: anp.sum(call_odeint(f=f, theta=theta, n_steps=10**9, gradient="backprop")))(0.5)
 
 
-def test_memory_limit_applies_only_when_backprop_records(monkeypatch):
-    # 8 RK4 stages would need ≈ 8 × 7 kB; under a 10 kB limit backprop is refused, while the same
-    # solve without differentiation (nothing recorded) and the adjoint still run.
-    monkeypatch.setattr(memory, "BACKPROP_MEMORY_LIMIT", 10_000)
-    with pytest.raises(ValueError, match="too many for backprop"):
-        call_gradients(n_steps=2, method="backprop")
-    assert np.all(np.isfinite(call_odeint(n_steps=2, gradient="backprop")))
-    assert np.isfinite(call_gradients(n_steps=2, method="adjoint").theta)
+# --- autograd around the solver: what is supported, and a plain error for what is not --------------
+
+def sum_of_solution(gradient, z0=np.ones(2)):
+    return lambda theta: anp.sum(call_odeint(theta=theta, z0=z0, gradient=gradient, n_steps=8))
 
 
-def recorded_bytes(f, z0, theta, n_steps):
-    """Bytes autograd holds after recording the forward pass for z0, θ and ts, as gradients(method="backprop") does."""
-    tracemalloc.start()
-    try:
-        pullback, _ = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, np.array([0.0, 1.0]), n_steps)
-        return tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+def test_second_derivative_through_odeint_is_backprops():
+    # zs = (z0, z0 e^θ) for dz/dt = θz on [0, 1]: d²/dθ² Σ zs = Σ z0 e^θ = 2e^0.5, to RK4's O(h⁴).
+    assert grad(grad(sum_of_solution("backprop")))(0.5) == pytest.approx(2 * np.exp(0.5), rel=1e-5)
+    with pytest.raises(NotImplementedError, match=r"differentiated once .* not twice.*gradient='backprop'"):
+        grad(grad(sum_of_solution("adjoint")))(0.5)
 
 
-@pytest.mark.parametrize("size", [2, 20_000])
-def test_memory_estimate_matches_what_autograd_records(size):
-    # The leanest f (θ·z) records close to the estimate; an MLP records more, so the estimate is low.
-    z0, n = np.ones(size), 20
-    estimate = memory.estimated_backprop_bytes(z0, 1, n)
-    assert 0.9 <= recorded_bytes(f_linear, z0, 0.5, n) / estimate <= 1.5
-    assert recorded_bytes(mlp_dynamics, z0.reshape(-1, 2), mlp_init(2, 8), n) >= estimate
+def test_forward_mode_through_odeint_is_backprops():
+    # d/dθ zs = (0, z0 e^θ), pushed forwards through every RK4 step.
+    _, tangent = make_jvp(sum_of_solution("backprop"))(0.5)(1.0)
+    assert tangent == pytest.approx(2 * np.exp(0.5), rel=1e-5)
+    with pytest.raises(NotImplementedError, match=r"forward mode .* not supported.*gradient='backprop'"):
+        make_jvp(sum_of_solution("adjoint"))(0.5)(1.0)
+
+
+@pytest.mark.parametrize("through", ["theta", "loss"])
+def test_autograd_through_gradients_is_refused_plainly(through):
+    def value(w):
+        theta, loss = (w, loss_sum) if through == "theta" else (0.5, lambda zs: w * loss_sum(zs))
+        return call_gradients(theta=theta, loss=loss).loss
+
+    with pytest.raises(TypeError, match=r"autograd cannot differentiate through it.*apply autograd to odeint"):
+        grad(value)(0.5)
 
 
 # --- NaN or overflow in a backward pass: FloatingPointError naming the time and the pass ----------

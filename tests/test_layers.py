@@ -20,7 +20,7 @@ LAYERS = {
     "front API": ("__init__", "api", "check"),
     "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp",
                          "running_cost", "dopri5"),
-    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics"),
+    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics", "files"),
     "problems": ("models",),
 }
 # What each layer may import: its own layer and those below it. The problems (models) use only

@@ -110,7 +110,7 @@ def shifted_states(function):
     return mutated
 
 
-def sensitivity_without_theta_source(f, z_shape):
+def sensitivity_without_theta_source(f, z_shape, n_theta):
     """dS/dt = ∂f/∂z S, the source term ∂f/∂θ of the variational equation dropped."""
     n = int(np.prod(z_shape))
     vjp_of_f = sensitivity.vjp_of(f)
@@ -119,7 +119,7 @@ def sensitivity_without_theta_source(f, z_shape):
     def ds_dt(s, theta, t):
         dz_dt, pullback = vjp_of_f(s[:n].reshape(z_shape), theta, t)
         rows = np.array([np.ravel(pullback(e)[0]) for e in basis])
-        return np.concatenate([np.ravel(dz_dt), np.ravel(rows @ s[n:].reshape(n, -1))])
+        return np.concatenate([np.ravel(dz_dt), np.ravel(rows @ s[n:].reshape(n, n + n_theta))])
 
     return ds_dt
 

@@ -11,7 +11,9 @@ import matplotlib
 import numpy as np
 import pytest
 
+import adjoint_ref as ar
 from adjoint_ref import train
+from adjoint_ref.files import FileError
 from adjoint_ref.cli import build_parser, main
 from adjoint_ref.models import PENDULUM, spiral_data
 
@@ -77,15 +79,95 @@ def test_parameters_round_trip(tmp_path):
         assert loaded[name].dtype == np.float64 and np.array_equal(loaded[name], theta[name])
 
 
-def test_loading_something_else_is_refused(tmp_path):
-    np.savez(tmp_path / "other.npz", W=np.zeros(3))
-    with pytest.raises(ValueError, match="other.npz.*expected arrays"):
-        train.load_parameters(tmp_path / "other.npz")
+def write_bad_file(folder, kind):
+    """A file `train --load` must refuse, of the given kind; returns its path."""
+    path = folder / f"{kind}.npz"
     theta = train.initial_parameters(4, seed=0)
-    theta["W2"] = np.zeros((3, 2))
-    train.save_parameters(tmp_path / "bad.npz", theta)
-    with pytest.raises(ValueError, match="bad.npz.*W2"):
-        train.load_parameters(tmp_path / "bad.npz")
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":  # reading it would block: it must be refused before it is opened
+        os.mkfifo(path)
+    elif kind == "npy":
+        np.save(folder / "npy.npy", theta["W1"])
+        path = folder / "npy.npy"
+    elif kind == "text":
+        path.write_text("W1 = 1.0\n")
+    elif kind == "truncated":
+        train.save_parameters(path, theta)
+        path.write_bytes(path.read_bytes()[:-40])
+    elif kind == "pickle":
+        np.savez(path, **{**theta, "W1": np.array([{"W1": 1.0}], dtype=object)})
+    elif kind == "other keys":
+        np.savez(path, W=np.zeros(3))
+    elif kind == "strings":
+        np.savez(path, **{**theta, "b2": np.array(["0.1", "0.2"])})
+    elif kind == "other shapes":
+        np.savez(path, **{**theta, "W2": np.zeros((3, 2))})
+    elif kind == "NaN":
+        np.savez(path, **{**theta, "c1": np.full(4, np.nan)})
+    return path
+
+
+BAD_FILES = {  # kind → what the error says after the path
+    "missing": "no such file",
+    "folder": "is a folder, not an .npz file",
+    "fifo": "not a regular file",
+    "npy": "an .npy file (one unnamed array), not an .npz archive",
+    "text": "not an .npz file (it does not start like a zip archive)",
+    "truncated": "a damaged or truncated .npz file",
+    "pickle": "pickled Python objects, which are never loaded",
+    "other keys": "expected the arrays W1, b1, c1, W2, b2, found W",
+    "strings": "arrays of real numbers expected, got b2 (<U3)",
+    "other shapes": "shapes do not form a 2 → hidden → 2 MLP: W2 (3, 2)",
+    "NaN": "non-finite values (NaN or inf) in c1 (4)",
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_loading_a_bad_file_says_which_check_failed(tmp_path, kind):
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    path = write_bad_file(tmp_path, kind)
+    with pytest.raises(FileError) as info:
+        train.load_parameters(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and BAD_FILES[kind] in message and "allow_pickle" not in message
+
+
+def test_saving_replaces_the_file_whole_or_not_at_all(tmp_path, monkeypatch):
+    # A write that fails half-way (a full disk, Ctrl-C) leaves the earlier file and no temporary file.
+    path = tmp_path / "theta.npz"
+    theta = train.initial_parameters(4, seed=0)
+    train.save_parameters(path, theta)
+    earlier = path.read_bytes()
+
+    def fail_half_way(handle, **arrays):
+        handle.write(b"PK half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", fail_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        train.save_parameters(path, train.initial_parameters(4, seed=1))
+    assert path.read_bytes() == earlier and os.listdir(tmp_path) == ["theta.npz"]
+
+
+def test_interrupted_training_keeps_the_parameters_reached(monkeypatch):
+    # Ctrl-C in the 4th gradient: the parameters after 3 Adam steps come with the exception.
+    data, theta = spiral_data(n_times=60, t1=6.0), train.initial_parameters(4, 0)
+    three = train.train(data, theta, 3, 4, 5, 1, 0.01, every=100, log=lambda line: None).theta
+    done = []
+
+    def interrupt_the_fourth(*args, **kwargs):
+        if len(done) == 3:
+            raise KeyboardInterrupt
+        done.append(1)
+        return ar.gradients(*args, **kwargs)
+
+    monkeypatch.setattr(train, "gradients", interrupt_the_fourth)
+    with pytest.raises(train.Interrupted, match="interrupted after 3 of 10 Adam iterations") as info:
+        train.train(data, theta, 10, 4, 5, 1, 0.01, every=100, log=lambda line: None)
+    assert info.value.iterations == 3
+    assert all(np.array_equal(info.value.theta[k], three[k]) for k in train.PARAMETER_NAMES)
 
 
 @pytest.mark.parametrize("window, batch, word", [(1, 4, "window"), (61, 4, "window"), (5, 57, "batch")])

@@ -1,7 +1,10 @@
 """`adjoint-ref bench`: the backward-stage profile, then the table of one gradient per method and step count."""
+import os
+
 from .. import bench, figures
 from ..models import default_problem
 from ..tree import ravel_tree
+from .options import check_outputs, output_folder
 
 HELP = "measure time, memory, f evaluations and VJPs per gradient for each method and step count"
 
@@ -13,10 +16,10 @@ def add_arguments(parser):
                              "test in a few seconds")
     parser.add_argument("--stages", action="store_true",
                         help="only profile one backward stage (CPU µs per call) and exit")
-    parser.add_argument("--out", default=None,
-                        help="folder for memory_vs_steps.png, drawn from the measured rows (default figures/; "
-                             "with --quick no figure is drawn unless --out is given, so a smoke test never "
-                             "replaces the gallery's figure)")
+    parser.add_argument("--out", default=None, type=output_folder,
+                        help="also draw memory_vs_steps.png from the measured rows into this folder (checked "
+                             "before measuring; e.g. --out figures --force to refresh the gallery's figure)")
+    parser.add_argument("--force", action="store_true", help="replace memory_vs_steps.png if --out holds it")
 
 
 def print_stages(quick):
@@ -30,7 +33,10 @@ def print_stages(quick):
 
 
 def run(args):
-    """Print the stage profile, then (unless --stages) the benchmark table, its ratios, and draw its figure."""
+    """Print the stage profile, then (unless --stages) the benchmark table and its ratios, and with --out
+    draw its figure."""
+    figure = None if args.out is None or args.stages else os.path.join(args.out, "memory_vs_steps.png")
+    check_outputs([figure] if figure else [], args.force)
     print_stages(args.quick)
     if args.stages:
         return 0
@@ -51,7 +57,6 @@ def run(args):
           "its VJP; rel.err against the same reference):\n")
     adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick))
     print("\n".join(bench.adaptive_lines(adaptive)))
-    out = args.out or (None if args.quick else "figures")
-    if out is not None:
-        figures.render(["memory_vs_steps.png"], out=out, quick=args.quick)
+    if figure:
+        figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)
     return 0

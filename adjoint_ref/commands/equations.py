@@ -6,7 +6,7 @@ from ..equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, longest_step, 
 from ..lagrangian import grid_steps
 from ..models import default_problem
 from ..tree import ravel_tree
-from .options import positive_int
+from .options import non_negative_int, positive_int
 
 HELP = "check eqs. (1)–(12) of the derivation and the time gradients, one row per equation"
 
@@ -24,7 +24,7 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=_grid_steps, default=10,
                         help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and "
                              "five-point differences on the RK4 grid; default 10); residuals shrink like steps⁻⁴")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed for parameters, z0, targets and the arbitrary λ(t) (default 0)")
     parser.add_argument("--hidden", type=positive_int, default=16, help="hidden units of the MLP f (default 16)")
 

@@ -1,22 +1,42 @@
 """`adjoint-ref figures`: draw the registered figures into a folder."""
+import argparse
+import os
+
 from .. import figures
+from .options import check_outputs, output_folder
 
 HELP = "regenerate the figure gallery (PNG files in figures/)"
+DESCRIPTION = (
+    HELP + ". Existing files are never replaced unless --force, and the check comes before any drawing: "
+    "to redraw the committed gallery, run `adjoint-ref figures --force` (git then shows what changed). "
+    "Each file is written whole or not at all.")
+
+
+def figure_name(text):
+    """An argparse type: the file name of a registered figure."""
+    if text not in figures.FIGURES:
+        raise argparse.ArgumentTypeError(f"unknown figure {text!r}; the figures are {', '.join(figures.FIGURES)}")
+    return text
 
 
 def add_arguments(parser):
-    """The options of `adjoint-ref figures`: which figures, where, and whether quick."""
-    parser.add_argument("names", nargs="*", metavar="NAME",
+    """The options of `adjoint-ref figures`: which figures, where, whether quick, and --force."""
+    parser.description = DESCRIPTION
+    parser.add_argument("names", nargs="*", metavar="NAME", type=figure_name,
                         help="figure file names to draw (default: all registered figures)")
-    parser.add_argument("--out", default=None,
+    parser.add_argument("--out", default=None, type=output_folder,
                         help="folder for the PNG files (default figures/, or figures_quick/ with --quick, "
                              "so quick drafts never replace the gallery)")
     parser.add_argument("--quick", action="store_true",
                         help="cheapest settings that still draw every element (for smoke tests)")
+    parser.add_argument("--force", action="store_true", help="replace figures that exist already in the folder")
 
 
 def run(args):
-    """Draw the named figures (all by default) into --out, one line per file written."""
-    out = args.out or ("figures_quick" if args.quick else "figures")
-    figures.render(args.names or None, out=out, quick=args.quick)
+    """Draw the named figures (all by default) into --out, one line per file written; refuse first
+    if a file would be replaced without --force."""
+    out = args.out if args.out is not None else "figures_quick" if args.quick else "figures"
+    names = args.names or list(figures.FIGURES)
+    check_outputs([os.path.join(out, name) for name in names], args.force)
+    figures.render(names, out=out, quick=args.quick)
     return 0

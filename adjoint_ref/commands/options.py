@@ -1,19 +1,77 @@
-"""Argument types shared by the commands: argparse reports their messages as usage errors (exit 2)."""
+"""What the commands check before any work: argument types, output paths, memory.
+
+A user's mistake is found before any work and reported in one line with exit status 2, in one of two
+ways. A value that is wrong by itself is refused while the command line is parsed, by an argument
+type below: argparse prints "adjoint-ref CMD: error: argument --OPTION: …" (after the usage line).
+What can only be judged with the other options or the file system (outputs that exist, two options
+that do not fit together, too much memory) is a `UsageError`, raised by the command's `run` before
+it starts working; `cli.main` prints it as "adjoint-ref CMD: error: …". Nothing else is treated as
+the user's mistake: any other exception is a bug and keeps its traceback.
+"""
 import argparse
+import math
+import os
+
+from ..memory import MemoryLimitError
 
 
-def _number(convert, accept, requirement):
-    """An argparse type: `convert(text)`, refused with "must be {requirement}" unless `accept(value)`."""
+class UsageError(Exception):
+    """A mistake in the command line found after parsing; `cli.main` prints it in one line, exit 2."""
+
+
+def number(convert, accept, requirement):
+    """An argparse type: `convert(text)`, refused with "must be {requirement}" if that fails or unless
+    `accept(value)` (write `accept` so that NaN fails it)."""
     def parse(text):
-        value = convert(text)
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
         return value
-    parse.__name__ = requirement.split(" ", 1)[1]  # argparse names the type when convert() fails
     return parse
 
 
-positive_int = _number(int, lambda n: n >= 1, "a positive integer")
-non_negative_int = _number(int, lambda n: n >= 0, "a non-negative integer")
-positive_float = _number(float, lambda x: x > 0, "a positive number")
-non_negative_float = _number(float, lambda x: x >= 0, "a non-negative number")
+positive_int = number(int, lambda n: n >= 1, "a positive integer")
+non_negative_int = number(int, lambda n: n >= 0, "a non-negative integer")
+positive_float = number(float, lambda x: 0 < x < math.inf, "a positive finite number")
+
+
+def output_folder(text):
+    """An argparse type: a folder to write into, which may not exist yet. Refused: empty text (an unset
+    shell variable, say), an existing file, a path through a file, a folder that cannot be written."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    existing = os.path.abspath(text)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise argparse.ArgumentTypeError(f"cannot create {text}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {existing} (permission denied)")
+    return text
+
+
+def check_outputs(paths, force):
+    """UsageError unless every output path is free: a folder in the way is always refused, an existing
+    file unless `force` (--force). Called before any work, so a refusal costs nothing."""
+    folders = [path for path in paths if os.path.isdir(path)]
+    if folders:
+        raise UsageError(f"{', '.join(folders)}: a folder where an output file would go; choose another --out")
+    existing = [path for path in paths if os.path.lexists(path)]
+    if existing and not force:
+        raise UsageError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; pass --force "
+                         "to replace (an interrupted write never damages a file), or choose another --out")
+
+
+def check_memory(guard, settings):
+    """Call `guard()`, a memory check of `adjoint_ref.memory`, before any work; its MemoryLimitError
+    becomes a UsageError that names the options responsible (`settings`, e.g. "--steps 20000")."""
+    try:
+        guard()
+    except MemoryLimitError as err:
+        raise UsageError(f"{settings}: too much memory: {err.what} would need about {err.need / 2**30:.3g} "
+                         f"GiB, above the limit of {err.limit / 2**30:.3g} GiB") from None
