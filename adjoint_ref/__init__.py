@@ -9,4 +9,4 @@ from .adjoint import AdjointDriftWarning
 from .api import Gradients, gradients, odeint
 
 __all__ = ["AdjointDriftWarning", "Gradients", "gradients", "odeint"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written: setup.cfg, CITATION.cff and --version read it

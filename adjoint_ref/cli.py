@@ -9,6 +9,7 @@ traceback of the first two as well.
 import argparse
 import sys
 
+from . import __version__
 from .commands import bench, check, equations, exercise, figures, train
 from .commands.options import UsageError
 
@@ -23,6 +24,7 @@ def build_parser():
         prog="adjoint-ref",
         description="Reference implementation of the adjoint method for Neural ODEs. "
                     "Without a subcommand, runs `check`.")
+    parser.add_argument("--version", action="version", version=f"adjoint-ref {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -35,10 +37,10 @@ def build_parser():
 def main(argv=None):
     """Entry point of `adjoint-ref` and `python -m adjoint_ref`; returns the exit status.
 
-    With no words, or options first (other than -h/--help), it runs `check` with those options.
+    With no words, or options first (other than -h/--help and --version), it runs `check` with those options.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["check"] + argv
     args = build_parser().parse_args(argv)
     try:

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+import adjoint_ref
 from adjoint_ref.cli import main
 
 
@@ -50,3 +51,10 @@ def test_every_command_has_its_help(name, capsys):
         main([name, "--help"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: adjoint-ref {name} ")
+
+
+def test_version_is_the_package_version_and_not_passed_to_check(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"adjoint-ref {adjoint_ref.__version__}\n"
