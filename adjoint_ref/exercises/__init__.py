@@ -1,24 +1,27 @@
-"""Graded exercises along the derivation: listing, skeletons and grading (`adjoint-ref exercise`).
+"""Graded exercises along the derivation: listing, statements, skeletons and grading (`adjoint-ref exercise`).
 
 Each exercise is a module `exN_<function>.py` here with TITLE, EQUATIONS, SUMMARY, FUNCTION (the name
 the learner writes), SKELETON (the learner's starting file below its header) and `cases(rng)`, the
-graded cases; `solutions/exN_<function>.py` holds the reference answer. Statements and hints are in
-derivation/exercises.md.
+graded cases; `solutions/exN_<function>.py` holds the reference answer. The statements are
+`exercises.md` here, a copy of derivation/exercises.md. `check` grades in a separate process
+(`sandbox`, `runner`).
 """
-import importlib.util
 import numbers
 import os
-import sys
-
-import numpy as np
+import re
 
 from . import (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
-               ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost)
-from ._common import NotDone, Wrong
+               ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost, sandbox)
 
 EXERCISES = {number: module for number, module in enumerate(
     (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
      ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost), start=1)}
+STATEMENTS = os.path.join(os.path.dirname(__file__), "exercises.md")
+# Exercise 8 imports the learner's exercise 4 from the file beside it.
+NEEDS = {8: 4}
+
+__all__ = ["EXERCISES", "NEEDS", "check", "exercise", "file_name", "listing", "skeleton", "solution_path", "start",
+           "statement"]
 
 
 def exercise(number):
@@ -43,91 +46,70 @@ def listing():
     return [f"{n}. {m.TITLE}, {m.EQUATIONS}. {m.FUNCTION}: {m.SUMMARY}" for n, m in EXERCISES.items()]
 
 
+def statement(number):
+    """The statement and hints of exercise `number` (its section of exercises.md), then the conventions."""
+    exercise(number)
+    with open(STATEMENTS, encoding="utf-8") as source:
+        sections = re.split(r"\n---\n", source.read())
+    own = next(s for s in sections if s.lstrip().startswith(f"## {number}. "))
+    conventions = next(s for s in sections if s.lstrip().startswith("## Conventions"))
+    return own.strip() + "\n\n" + conventions.strip() + "\n"
+
+
 def skeleton(number):
     """The text of the learner's starting file: a header, imports, and the function left to write."""
     module = exercise(number)
     header = (f'"""Exercise {number}: {module.TITLE}, {module.EQUATIONS}.\n\n'
-              f"Statement and hints: derivation/exercises.md, exercise {number}. Write the body of\n"
+              f"Statement and hints: adjoint-ref exercise show {number}. Write the body of\n"
               f"{module.FUNCTION} (replace the raise), then grade it with\n\n"
               f"    adjoint-ref exercise check {number} {file_name(number)}\n"
               '"""\n')
     return header + module.SKELETON
 
 
-def start(number, folder=".", force=False):
-    """Write the skeleton of exercise `number` into `folder`; return its path.
+def target(number, where="."):
+    """The path `start` writes exercise `number` to: into the folder `where`, or `where` itself if it
+    ends in the exercise's file name. ValueError for another .py name, NotADirectoryError for a file."""
+    name = file_name(number)
+    if os.path.isdir(where) or not where.endswith(".py"):
+        if os.path.exists(where) and not os.path.isdir(where):
+            raise NotADirectoryError(f"DIR {where} is a file, not a folder; give the folder to write {name} into")
+        return os.path.join(where, name)
+    if os.path.basename(where) != name:
+        raise ValueError(f"DIR {where} names another .py file; give a folder (the file is always called {name}: "
+                         "the grader and the other exercises look for that name)")
+    return where
 
-    Refuses (FileExistsError) to overwrite an existing file unless `force`.
+
+def start(number, where=".", force=False):
+    """Write the skeleton of exercise `number` to `target(number, where)`; return the paths written.
+
+    Exercise 8 also gets exercise 4's skeleton beside it, unless that file exists. Refuses
+    (FileExistsError) to overwrite the exercise's file unless `force`; never overwrites exercise 4's.
     """
-    path = os.path.join(folder, file_name(number))
+    path = target(number, where)
     if os.path.exists(path) and not force:
         raise FileExistsError(f"{path} exists already; pass --force to overwrite it")
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(skeleton(number))
-    return path
+    files = {path: number}
+    needed = os.path.join(os.path.dirname(path), file_name(NEEDS[number])) if number in NEEDS else None
+    if needed and not os.path.exists(needed):
+        files[needed] = NEEDS[number]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    for file, n in files.items():
+        with open(file, "w", encoding="utf-8") as out:
+            out.write(skeleton(n))
+    return list(files)
 
 
-def load(path, name):
-    """The function `name` defined in the Python file at `path`, imported by path.
+def check(number, path, seed=0, timeout=sandbox.TIMEOUT):
+    """Grade the learner's file `path` on exercise `number` in a separate process, one line per case.
 
-    Raises Wrong with a readable message if the file is missing, does not import, or lacks `name`.
-    """
-    if not os.path.isfile(path):
-        raise Wrong(f"no file {path}")
-    spec = importlib.util.spec_from_file_location(f"adjoint_ref_exercise_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # so it can import the learner's other files
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        raise Wrong(f"{path}, line {err.lineno}: {err.msg}") from None
-    except Exception as err:  # the learner's file may raise anything while importing
-        raise Wrong(f"importing {path} raised {type(err).__name__}: {err}") from None
-    finally:
-        sys.path.pop(0)
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise Wrong(f"{path} does not define a function {name}")
-    return fn
-
-
-def grade(case, fn):
-    """'pass' (with the case's note, if any), 'not done yet …' or 'FAIL: …' for one case."""
-    try:
-        note = case.grade(fn)
-    except NotDone:
-        return f"not done yet ({fn.__name__} raises NotImplementedError)"
-    except Wrong as err:
-        return f"FAIL: {err}"
-    return f"pass ({note})" if note else "pass"
-
-
-def check(number, path, seed=0):
-    """Grade the learner's file `path` on exercise `number`, printing one line per case.
-
-    The cases are drawn from `seed`. Returns the exit status: 0 if every case passes, else 1.
+    The cases are drawn from `seed`; a case (or the file's import) that runs longer than `timeout`
+    seconds fails. Returns the exit status: 0 if every case passes, else 1.
     """
     module = exercise(number)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    print(f"exercise {number}: {module.TITLE}, {module.EQUATIONS}. Grading {module.FUNCTION} in {path}")
-    try:
-        fn = load(path, module.FUNCTION)
-    except Wrong as err:
-        print(f"cannot grade: {err}")
-        return 1
-    cases = module.cases(np.random.default_rng([seed, number]))
-    verdicts = []
-    for i, case in enumerate(cases, start=1):
-        print(f"  case {i}/{len(cases)}: {case.label} ...", end=" ", flush=True)
-        verdicts.append(grade(case, fn))
-        print(verdicts[-1], flush=True)
-    passed = sum(v.startswith("pass") for v in verdicts)
-    if passed == len(cases):
-        print(f"all {passed} cases pass: well done")
-    elif any(v.startswith("not done") for v in verdicts):
-        print(f"{passed} of {len(cases)} cases pass: not done yet, write the body of {module.FUNCTION}")
-    else:
-        print(f"{passed} of {len(cases)} cases pass; the hints are in derivation/exercises.md, exercise {number}")
-    return 0 if passed == len(cases) else 1
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return sandbox.grade(number, module, path, seed, timeout)

@@ -1,17 +1,22 @@
 """Exercise 10: a running cost ∫ g dt in the loss — the adjoint gains −∂g/∂z and −∂g/∂θ, eq. (R2).
 
-Graded against backprop through the forward RK4 solve with the integral computed as q' = g by the
-same RK4 steps (`gradients(..., method="backprop", running_loss=g)`), to O(h⁴).
+Graded by `_order.grade_order` with n and 2n steps, as exercise 4, against the converged gradient:
+backprop through a forward RK4 solve with FINE·2n steps (which also gives z1) and the integral
+computed as q' = g by the same steps (`gradients(..., method="backprop", running_loss=g)`). A correct
+answer is the package's continuous adjoint with the running cost (`adjoint.augmented_dynamics(f, shape,
+g)`) with the same steps; the known mistakes are that adjoint with parts of g's gradient stopped.
 """
 import autograd.numpy as anp
+import numpy as np
 from autograd.tracer import getval
 
+from ..adjoint import augmented_dynamics
 from ..api import gradients
-from ..rk4 import integrate
-from ._common import (H4_TOL, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, expect_close,
-                      outputs, random_problem, steps_for)
+from ..rk4 import integrate, solve_interval
+from ._common import (SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs, random_problem,
+                      steps_for)
+from ._order import FINE, Output, grade_order
 from .ex4_backward_pass import end_loss
-from .solutions.ex10_running_cost import running_cost_adjoint
 
 TITLE = "a running cost in the loss"
 EQUATIONS = "eqs. (R1)–(R2)"
@@ -44,36 +49,50 @@ def running(z, theta, t):
 
 
 def running_case(rng, setting):
-    """dL/dz0 and dL/dθ against backprop with running_loss=g, to O(h⁴)."""
+    """dL/dz0 and dL/dθ with n and 2n steps against the converged gradient: errors and order of RK4."""
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)
     z0, theta, c = random_problem(rng, setting)
-    z1 = integrate(dynamics, z0, theta, [t0, t1], n_steps)[-1]
+    ts = np.array([t0, t1])
+    z1 = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)[-1]
+
+    def continuous(n, g=running):
+        """The package's continuous adjoint from t1 back to t0 with the running cost g, n steps."""
+        s1 = np.concatenate([np.ravel(z1), np.ravel(c), np.zeros(theta.size), [0.0]])
+        s0 = solve_interval(augmented_dynamics(dynamics, z1.shape, g), s1, theta, t1, t0, n)
+        return s0[z1.size:2 * z1.size].reshape(z1.shape), s0[2 * z1.size:-1].reshape(theta.shape)
 
     def without(part):
-        """The reference answer with g's gradient in `part` ("z" or "theta") dropped (getval stops it)."""
-        def g(z, th, t):
-            return running(getval(z) if part == "z" else z, getval(th) if part == "theta" else th, t)
-        return running_cost_adjoint(dynamics, g, z1, theta, t0, t1, c, n_steps)
+        """g with its gradient in `part` ("z" or "theta") stopped (getval), for the mistakes."""
+        return lambda z, th, t: running(getval(z) if part == "z" else z, getval(th) if part == "theta" else th, t)
+
+    def exact():
+        converged = gradients(end_loss(c), dynamics, z0, theta, ts, 2 * FINE * n_steps, "backprop",
+                              running_loss=running)
+        return converged.theta, converged.z0
+
+    def mistakes(k):
+        """The known mistakes in output k (0: dL/dθ, 1: dL/dz0), given its converged value."""
+        def known(converged):
+            no_cost = Mistake("no running cost", "dλ/dt = −λ ∂f/∂z − ∂g/∂z and da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ: "
+                                                 "eq. (R2) adds g's gradients", lambda: continuous(n_steps, None)[1 - k])
+            no_dg_dz = Mistake(NO_DG_DZ, "λ picks up −∂g/∂z on the way back: dλ/dt = −λ ∂f/∂z − ∂g/∂z",
+                               lambda: continuous(n_steps, without("z"))[1 - k])
+            no_dg_dtheta = Mistake(NO_DG_DTHETA, "a_θ picks up −∂g/∂θ: da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ",
+                                   lambda: continuous(n_steps, without("theta"))[1 - k])
+            sign = Mistake(WRONG_SIGN, "g's gradients enter with the same sign as λ's products: "
+                                       "dλ/dt = −λ ∂f/∂z − ∂g/∂z",
+                           lambda: 2 * continuous(n_steps, None)[1 - k] - converged)
+            # Without ∂g/∂z, dL/dz0 is that of no running cost at all: dL/dθ, graded first, tells them apart.
+            return [no_cost, no_dg_dz, no_dg_dtheta, sign] if k == 0 else [no_dg_dz, sign]
+        return known
 
     def grade(fn):
-        dL_dz0, dL_dtheta = outputs(call(fn, dynamics, running, z1, theta, t0, t1, c, n_steps),
-                                    ["dL_dz0", "dL_dtheta"])
-        expected = gradients(end_loss(c), dynamics, z0, theta, [t0, t1], n_steps, "backprop", running_loss=running)
-        no_cost = gradients(end_loss(c), dynamics, z0, theta, [t0, t1], n_steps, "backprop")
-        forgot = Mistake("no running cost", "dλ/dt = −λ ∂f/∂z − ∂g/∂z and da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ: "
-                                            "eq. (R2) adds g's gradients", lambda: no_cost.z0)
-        sign = Mistake(WRONG_SIGN, "g's gradients enter with the same sign as λ's products: "
-                                   "dλ/dt = −λ ∂f/∂z − ∂g/∂z", lambda: 2 * no_cost.z0 - expected.z0)
-        no_dg_dz = Mistake(NO_DG_DZ, "λ picks up −∂g/∂z on the way back: dλ/dt = −λ ∂f/∂z − ∂g/∂z",
-                           lambda: without("z")[0])
-        # dL/dθ first: it tells the mistakes apart (without ∂g/∂z, dL/dz0 is that of no running cost at all).
-        expect_close("dL/dθ", dL_dtheta, expected.theta, H4_TOL, [
-            forgot._replace(value=lambda: no_cost.theta), no_dg_dz._replace(value=lambda: without("z")[1]),
-            Mistake(NO_DG_DTHETA, "a_θ picks up −∂g/∂θ: da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ", lambda: without("theta")[1]),
-            sign._replace(value=lambda: 2 * no_cost.theta - expected.theta)])
-        expect_close("dL/dz0", dL_dz0, expected.z0, H4_TOL, [no_dg_dz, sign])
+        return grade_order(
+            lambda n: outputs(call(fn, dynamics, running, z1, theta, t0, t1, c, n), ["dL_dz0", "dL_dtheta"])[::-1],
+            exact, lambda n: [continuous(n)[::-1]],
+            [Output("dL/dθ", 0.0, mistakes(0)), Output("dL/dz0", 0.0, mistakes(1))], n_steps)
 
-    return Case(describe(setting, n_steps), grade)
+    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps", grade)
 
 
 def cases(rng):

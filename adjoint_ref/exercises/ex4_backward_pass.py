@@ -1,15 +1,18 @@
 """Exercise 4: the backward pass for dL/dθ — eqs. (11) and (12) solved from t1 to t0 with RK4.
 
-Graded against backprop through the forward RK4 solve (`gradients(method="backprop")`): the two
-agree up to RK4's O(h⁴) error.
+Graded by `_order.grade_order` with n and 2n steps against the converged gradient (backprop through
+a forward RK4 solve with FINE·2n steps, to which z1 belongs too); a correct answer is the package's
+continuous adjoint (`adjoint.adjoint_gradients`) with the same steps.
 """
 import autograd.numpy as anp
+import numpy as np
 
+from ..adjoint import adjoint_gradients
 from ..api import gradients
 from ..rk4 import integrate
-from ._common import (H4_TOL, SETTINGS, WRONG_DIRECTION, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
-                      expect_close, outputs, random_problem, steps_for)
-from .solutions.ex4_backward_pass import backward_pass
+from ._common import (SETTINGS, WRONG_DIRECTION, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs,
+                      random_problem, steps_for)
+from ._order import FINE, Output, grade_order
 
 TITLE = "the backward pass for dL/dθ"
 EQUATIONS = "eqs. (11)–(12)"
@@ -39,26 +42,43 @@ def end_loss(c):
 
 
 def backward_case(rng, setting):
-    """dL/dz0 and dL/dθ against backprop through RK4, to O(h⁴)."""
+    """dL/dz0 and dL/dθ with n and 2n steps against the converged gradient: errors and order of RK4."""
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)
     z0, theta, c = random_problem(rng, setting)
-    z1 = integrate(dynamics, z0, theta, [t0, t1], n_steps)[-1]
+    ts = np.array([t0, t1])
+    z1 = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)[-1]
 
-    def reversed_steps():  # steps of (t0 − t1)/n taken from t1 away from t0, i.e. to 2·t1 − t0
-        return backward_pass(dynamics, z1, theta, 2 * t1 - t0, t1, c, n_steps)
+    def continuous(start, z_start, n):
+        """The package's continuous adjoint from (t1, z1) back to (start, z_start) with n steps."""
+        dL_dz0, dL_dtheta, _ = adjoint_gradients(dynamics, np.stack([z_start, z1]), theta, np.array([start, t1]), n,
+                                                 np.stack([0 * c, c]))
+        return dL_dz0, dL_dtheta.reshape(theta.shape)
+
+    def away_from_t0(k):  # steps of (t1 − t0)/n from t1, to 2 t1 − t0; z there by the same steps
+        away = 2 * t1 - t0
+        return continuous(away, integrate(dynamics, z1, theta, np.array([t1, away]), n_steps)[-1], n_steps)[k]
+
+    def exact():
+        converged = gradients(end_loss(c), dynamics, z0, theta, ts, 2 * FINE * n_steps, "backprop")
+        return converged.z0, converged.theta
+
+    def mistakes(k):
+        """The known mistakes in output k (0: dL/dz0, 1: dL/dθ), given its converged value."""
+        def known(converged):
+            away = Mistake(WRONG_DIRECTION, "integrate from t1 to t0: the step is h = (t0 − t1)/n_steps",
+                           lambda: away_from_t0(k))
+            sign = Mistake(WRONG_SIGN, "a_θ starts at 0 at t1 and obeys da_θ/dt = −λ ∂f/∂θ, so that "
+                                       "a_θ(t0) = −∫_{t1}^{t0} λ ∂f/∂θ dt (eq. 12)", lambda: -converged)
+            return [away, sign] if k == 1 else [away]
+        return known
 
     def grade(fn):
-        dL_dz0, dL_dtheta = outputs(call(fn, dynamics, z1, theta, t0, t1, c, n_steps), ["dL_dz0", "dL_dtheta"])
-        expected = gradients(end_loss(c), dynamics, z0, theta, [t0, t1], n_steps, "backprop")
-        direction = Mistake(WRONG_DIRECTION, "integrate from t1 to t0: the step is h = (t0 − t1)/n_steps",
-                            lambda: reversed_steps()[0])
-        expect_close("dL/dz0", dL_dz0, expected.z0, H4_TOL, [direction])
-        expect_close("dL/dθ", dL_dtheta, expected.theta, H4_TOL, [
-            direction._replace(value=lambda: reversed_steps()[1]),
-            Mistake(WRONG_SIGN, "a_θ starts at 0 at t1 and obeys da_θ/dt = −λ ∂f/∂θ, so that "
-                                "a_θ(t0) = −∫_{t1}^{t0} λ ∂f/∂θ dt (eq. 12)", lambda: -expected.theta)])
+        return grade_order(
+            lambda n: outputs(call(fn, dynamics, z1, theta, t0, t1, c, n), ["dL_dz0", "dL_dtheta"]),
+            exact, lambda n: [continuous(t0, z0, n)],
+            [Output("dL/dz0", 0.0, mistakes(0)), Output("dL/dθ", 0.0, mistakes(1))], n_steps)
 
-    return Case(describe(setting, n_steps), grade)
+    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps", grade)
 
 
 def cases(rng):

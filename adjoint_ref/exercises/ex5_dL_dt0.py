@@ -1,14 +1,19 @@
 """Exercise 5: dL/dt0, the gradient with respect to the start time, and its sign.
 
-Graded against central finite differences of the forward RK4 solve in t0 (no autodiff): the
-adjoint value differs from them by RK4's O(h⁴) error plus the differences' ~1e-10.
+Graded by `_order.grade_order` with n and 2n steps against the converged dL/dt0 (backprop, in t0,
+through a forward RK4 solve with FINE·2n steps, to which z1 belongs too). Two correct variants set
+the tolerance: a_t(t0) integrated as the statement asks, and −λ(t0)·f(z(t0), θ, t0) with z and λ
+from the same backward pass (hint 2); their errors differ by up to ~6 times.
 """
 import numpy as np
 
-from ..finite_differences import fd_vjp
-from ..rk4 import integrate
-from ._common import (H4_TOL, SETTINGS, TIME_DEPENDENCE, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
-                      expect_close, random_problem, steps_for)
+from ..adjoint import augmented_dynamics
+from ..api import gradients
+from ..rk4 import integrate, solve_interval
+from ._common import (SETTINGS, TIME_DEPENDENCE, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
+                      random_problem, steps_for)
+from ._order import FINE, Output, grade_order
+from .ex4_backward_pass import end_loss
 
 TITLE = "dL/dt0 and its sign"
 EQUATIONS = "eqs. (11)–(12) and the comment thread on dL/dt0"
@@ -31,28 +36,35 @@ def dL_dt0(f, z1, theta, t0, t1, dL_dz1, n_steps):
 
 
 def start_time_case(rng, setting):
-    """dL/dt0 against central differences of c · z(t1) in t0, to O(h⁴)."""
+    """dL/dt0 with n and 2n steps against the converged value: errors and order of RK4."""
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)
     z0, theta, c = random_problem(rng, setting)
-    z1 = integrate(dynamics, z0, theta, [t0, t1], n_steps)[-1]
+    ts = np.array([t0, t1])
+    z1 = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)[-1]
     at_t1 = np.vdot(c, dynamics(z1, theta, t1))  # λ(t1)·f(z(t1), θ, t1)
 
-    def end_state(start):
-        return integrate(dynamics, z0, theta, np.array([start[0], t1]), n_steps)[-1]
+    def variants(n):
+        """a_t(t0), and −λ(t0)·f(z(t0), θ, t0), from the package's backward pass with n steps."""
+        s1 = np.concatenate([np.ravel(z1), np.ravel(c), np.zeros(theta.size), [-at_t1]])
+        s0, m = solve_interval(augmented_dynamics(dynamics, z1.shape), s1, theta, t1, t0, n), z1.size
+        return [[s0[-1]], [-np.vdot(s0[m:2 * m], dynamics(s0[:m].reshape(z1.shape), theta, t0))]]
+
+    def mistakes(converged):
+        return [Mistake(WRONG_SIGN, "dL/dt0 = −λ(t0)·f(z0, θ, t0): starting later from the same z0 leaves "
+                                    "less time to move. The comment under the derivation gets +λ(t0)·f, the "
+                                    "negative", lambda: -converged),
+                Mistake(TIME_DEPENDENCE, "−λ(t1)·f(z(t1), θ, t1) is only where a_t starts; f depends on t, so "
+                                         "integrate da_t/dt = −λ ∂f/∂t back to t0", lambda: -at_t1)]
 
     def grade(fn):
-        answer = call(fn, dynamics, z1, theta, t0, t1, c, n_steps)
-        expected = fd_vjp(end_state, np.array([t0]), c)[0]
         # dL/dt0 may be near 0 by chance; differences are measured against the size of λ(t1)·f.
-        expect_close("dL/dt0", answer, expected, H4_TOL, floor=np.linalg.norm(c) * np.linalg.norm(
-            dynamics(z1, theta, t1)), mistakes=[
-            Mistake(WRONG_SIGN, "dL/dt0 = −λ(t0)·f(z0, θ, t0): starting later from the same z0 leaves less "
-                                "time to move. The comment under the derivation gets +λ(t0)·f, the "
-                                "negative", lambda: -expected),
-            Mistake(TIME_DEPENDENCE, "−λ(t1)·f(z(t1), θ, t1) is only where a_t starts; f depends on t, so "
-                                     "integrate da_t/dt = −λ ∂f/∂t back to t0", lambda: -at_t1)])
+        return grade_order(
+            lambda n: [call(fn, dynamics, z1, theta, t0, t1, c, n)],
+            lambda: [gradients(end_loss(c), dynamics, z0, theta, ts, 2 * FINE * n_steps, "backprop").ts[0]],
+            variants, [Output("dL/dt0", np.linalg.norm(c) * np.linalg.norm(dynamics(z1, theta, t1)), mistakes)],
+            n_steps)
 
-    return Case(describe(setting, n_steps), grade)
+    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps", grade)
 
 
 def cases(rng):

@@ -1,20 +1,20 @@
 """Exercise 6: eq. (10) holds for any λ(t), not only for the adjoint.
 
-For an arbitrary smooth λ the three terms of eq. (10) must add up to dL/dθ (graded against backprop
-through RK4). Term 1 is also graded alone against (∂L/∂z(t1) − λ(t1)) dz(t1)/dθ with dz(t1)/dθ from
-`autograd.jacobian` of the forward solve, and term 3 against Simpson's rule on the RK4 grid; term 2
-is then what the sum leaves. All to O(h⁴).
+For an arbitrary smooth λ the three terms of eq. (10) are graded one by one by `_order.grade_order`
+with n and 2n steps, against the converged terms: the package's `lagrangian` module (dz/dθ by
+forward sensitivities, the integrals by Simpson's rule on the RK4 grid) with FINE·2n steps. A
+correct answer is the same computation with n steps (integrating the terms with RK4 instead, as the
+reference answer does, errs 1–30 times less). Since the terms must add up to dL/dθ, differences are
+measured relative to ‖dL/dθ‖.
 """
 import numpy as np
-from autograd import jacobian, make_vjp
 
+from .. import lagrangian
 from ..api import gradients
-from ..rk4 import integrate, solve_interval
-from ._common import (H4_TOL, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, expect_close,
-                      outputs, random_problem, steps_for)
-from .ex2_vjps import contract
+from ._common import (SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs, random_problem,
+                      steps_for)
+from ._order import FINE, Output, grade_order
 from .ex4_backward_pass import end_loss
-from .solutions.ex6_eq10_terms import eq10_terms
 
 TITLE = "eq. (10) for an arbitrary λ"
 EQUATIONS = "eqs. (4)–(10)"
@@ -45,22 +45,23 @@ MISSING_DLAM = "missing dλ/dt"
 
 
 def multipliers(rng, shape, c):
-    """(label, λ(t), dλ/dt) for the four multipliers of the cases: 0, c, and two arbitrary curves."""
+    """(label, λ(t), dλ/dt) for the four multipliers of the cases: 0, c, and two arbitrary curves.
+
+    Each call returns a new array, so that a learner who changes one in place changes nothing else."""
     a, b = rng.normal(size=shape), rng.normal(size=shape)
     return [("λ = 0", lambda t: 0 * a, lambda t: 0 * a),
             ("λ = a + b sin 2t", lambda t: a + b * np.sin(2 * t), lambda t: 2 * b * np.cos(2 * t)),
-            ("λ = ∂L/∂z(t1), a constant", lambda t: c, lambda t: 0 * c),
+            ("λ = ∂L/∂z(t1), a constant", lambda t: c.copy(), lambda t: 0 * c),
             ("λ = a cos t + b t", lambda t: a * np.cos(t) + b * t, lambda t: -a * np.sin(t) + b)]
 
 
-def simpson_term3(z0, theta, t0, t1, n_steps, lam):
-    """Term 3, ∫_{t0}^{t1} λ ∂f/∂θ dt, by Simpson's rule on the n_steps + 1 points of the RK4 grid."""
-    steps = []
-    solve_interval(dynamics, z0, theta, t0, t1, n_steps, record=steps)
-    weights = np.where(np.arange(n_steps + 1) % 2 == 1, 4.0, 2.0)
-    weights[[0, -1]] = 1.0
-    values = [make_vjp(dynamics, 1)(z, theta, t)[0](lam(t)) for t, z in [(t0, z0)] + steps]
-    return (t1 - t0) / n_steps / 3 * np.tensordot(weights, values, axes=1)
+def grid_terms(z0, theta, ts, c, lam, dlam_dt, n_steps):
+    """The three terms of eq. (10), shaped like θ, by `lagrangian` on the RK4 grid of n_steps."""
+    path = lagrangian.forward_path(dynamics, z0, theta, ts, n_steps)
+    on_grid = [np.array([[np.ravel(g(t)) for t in row] for row in path.t]) for g in (lam, dlam_dt)]
+    products = lagrangian.along_path(lagrangian.jacobians_along(dynamics, theta, path, z0.shape), on_grid[0])
+    terms = lagrangian.eq10_terms(np.ravel(c)[None], *on_grid, path.S, products.lam_fz, products.lam_ftheta, path.t)
+    return [np.reshape(term, theta.shape) for term in terms]
 
 
 def terms_case(rng, setting, which):
@@ -68,29 +69,31 @@ def terms_case(rng, setting, which):
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)  # n_steps is even
     z0, theta, c = random_problem(rng, setting)
     label, lam, dlam_dt = multipliers(rng, z0.shape, c)[which]
+    ts = np.array([t0, t1])
+    # Terms may be 0; their differences count relative to dL/dθ (here with n steps, a scale only).
+    scale = np.linalg.norm(gradients(end_loss(c), dynamics, z0, theta, ts, n_steps, "backprop").theta)
+
+    def mistakes(k):
+        """The known mistakes in term k + 1, given its converged value."""
+        advice = ["term 1 is [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ", "term 2 is +∫ (dλ/dt + λ ∂f/∂z) dz/dθ dt",
+                  "term 3 is +∫_{t0}^{t1} λ ∂f/∂θ dt"][k]
+        without_dlam = Mistake(MISSING_DLAM, "term 2 integrates (dλ/dt + λ ∂f/∂z) dz/dθ; dλ/dt comes from the "
+                                             "integration by parts of eq. (7)",
+                               lambda: grid_terms(z0, theta, ts, c, lam, lambda t: 0 * c, n_steps)[1])
+
+        def known(term):
+            sign = Mistake(WRONG_SIGN, advice, lambda: -term)
+            return [sign, without_dlam] if k == 1 else [sign]
+        return known
 
     def grade(fn):
-        answer = outputs(call(fn, dynamics, z0, theta, t0, t1, c, lam, dlam_dt, n_steps),
-                         ["term1", "term2", "term3"])
-        dL_dtheta = gradients(end_loss(c), dynamics, z0, theta, [t0, t1], n_steps, "backprop").theta
-        dz1_dtheta = jacobian(lambda th: integrate(dynamics, z0, th, [t0, t1], n_steps)[-1])(theta)
-        term1 = contract(c - lam(t1), dz1_dtheta)
-        term3 = simpson_term3(z0, theta, t0, t1, n_steps, lam)
-        term2 = dL_dtheta - term1 - term3  # eq. (10): the sum must be dL/dθ
-        scale = np.linalg.norm(dL_dtheta)  # terms may be 0; differences count relative to dL/dθ
-        expect_close("term 1", answer[0], term1, H4_TOL, floor=scale, mistakes=[
-            Mistake(WRONG_SIGN, "term 1 is [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ", lambda: -term1)])
-        expect_close("term 3", answer[2], term3, H4_TOL, floor=scale, mistakes=[
-            Mistake(WRONG_SIGN, "term 3 is +∫_{t0}^{t1} λ ∂f/∂θ dt", lambda: -term3)])
-        expect_close("term 2", answer[1], term2, H4_TOL, floor=scale, mistakes=[
-            Mistake(MISSING_DLAM, "term 2 integrates (dλ/dt + λ ∂f/∂z) dz/dθ; dλ/dt comes from the "
-                                  "integration by parts of eq. (7)",
-                    lambda: eq10_terms(dynamics, z0, theta, t0, t1, c, lam, lambda t: 0 * c, n_steps)[1]),
-            Mistake(WRONG_SIGN, "term 2 is +∫ (dλ/dt + λ ∂f/∂z) dz/dθ dt", lambda: -term2)])
-        total = sum(np.asarray(term, dtype=np.float64) for term in answer)
-        return f"the terms add up to backprop's dL/dθ within {np.linalg.norm(total - dL_dtheta) / scale:.0e}"
+        return grade_order(
+            lambda n: outputs(call(fn, dynamics, z0, theta, t0, t1, c, lam, dlam_dt, n), ["term1", "term2", "term3"]),
+            lambda: grid_terms(z0, theta, ts, c, lam, dlam_dt, 2 * FINE * n_steps),
+            lambda n: [grid_terms(z0, theta, ts, c, lam, dlam_dt, n)],
+            [Output(f"term {k + 1}", scale, mistakes(k)) for k in range(3)], n_steps)
 
-    return Case(f"{describe(setting, n_steps)}, {label}", grade)
+    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps, {label}", grade)
 
 
 def cases(rng):

@@ -1,15 +1,18 @@
 """Exercise 8: a loss on several observation times — λ jumps at each of them.
 
-Graded against backprop through the forward RK4 solve (`gradients(method="backprop")`) to O(h⁴).
+Graded by `_order.grade_order` with n and 2n steps per interval against the converged gradient
+(backprop through a forward RK4 solve with FINE·2n steps per interval, which also gives the zs);
+a correct answer is the package's continuous adjoint (`adjoint.adjoint_gradients`) with the same steps.
 """
 import autograd.numpy as anp
 import numpy as np
 
+from ..adjoint import adjoint_gradients
 from ..api import gradients
 from ..rk4 import integrate
-from ._common import (H4_TOL, MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
-                      expect_close, outputs, random_problem, steps_for)
-from .solutions.ex8_observations import adjoint_with_observations
+from ._common import (MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs,
+                      random_problem, steps_for)
+from ._order import FINE, Output, grade_order
 
 TITLE = "several observation times: the jumps in λ"
 EQUATIONS = "eqs. (11)–(12), one interval at a time"
@@ -17,7 +20,13 @@ SUMMARY = "dL/dz0 and dL/dθ for L(z(t0), …, z(tN)): λ jumps by ∂L/∂z(t_i
 FUNCTION = "adjoint_with_observations"
 SKELETON = '''import numpy as np
 
-from adjoint_ref.exercises.solutions.ex4_backward_pass import backward_pass  # or your own from exercise 4
+try:  # your own exercise 4, from the file beside this one
+    from ex4_backward_pass import backward_pass
+except ModuleNotFoundError as missing:
+    if missing.name != "ex4_backward_pass":
+        raise
+    raise ImportError("exercise 8 builds on your exercise 4: put ex4_backward_pass.py in this folder "
+                      "(adjoint-ref exercise start 4 FOLDER writes it)") from missing
 
 
 def adjoint_with_observations(f, zs, theta, ts, dL_dzs, n_steps):
@@ -41,34 +50,48 @@ def observation_times(rng, setting, count):
 
 
 def observations_case(rng, setting, count):
-    """dL/dz0 and dL/dθ against backprop for L = Σ_i c_i · z(t_i), to O(h⁴)."""
+    """dL/dz0 and dL/dθ for L = Σ_i c_i · z(t_i) with n and 2n steps per interval: errors and order of RK4."""
     z0, theta, _ = random_problem(rng, setting)
     ts = observation_times(rng, setting, count)
     n_steps = steps_for(0.0, np.max(np.abs(np.diff(ts))))
     cs = rng.normal(size=(count,) + z0.shape)
-    zs = integrate(dynamics, z0, theta, ts, n_steps)
-    wrong_inputs = [  # (tag, advice, the ∂L/∂zs that make the reference answer reproduce the mistake)
-        (MISSING_JUMP, "λ jumps by +∂L/∂z(t_i) at every observation time it passes on the way back",
-         np.concatenate([0 * cs[:-1], cs[-1:]])),
-        (WRONG_SIGN, "at t_i, λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i): the jump is added",
-         np.concatenate([-cs[:-1], cs[-1:]])),
-        (WRONG_TIME, "after solving back from ts[i] to ts[i−1], add ∂L/∂z(ts[i−1]), not ∂L/∂z(ts[i])",
-         np.concatenate([cs[1:], cs[-1:]]))]
+    zs = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)
 
-    def mistakes(part):
-        """The known mistakes in output `part` (0: dL/dz0, 1: dL/dθ), each computed only when needed."""
-        return [Mistake(tag, advice, lambda dL_dzs=dL_dzs: adjoint_with_observations(
-            dynamics, zs, theta, ts, dL_dzs, n_steps)[part]) for tag, advice, dL_dzs in wrong_inputs]
+    def continuous(dL_dzs, n):  # the package's continuous adjoint, jumps included
+        dL_dz0, dL_dtheta, _ = adjoint_gradients(dynamics, zs, theta, ts, n, dL_dzs)
+        return dL_dz0, dL_dtheta.reshape(theta.shape)
+
+    def exact():
+        converged = gradients(lambda zs: anp.sum(cs * zs), dynamics, z0, theta, ts, 2 * FINE * n_steps, "backprop")
+        return converged.z0, converged.theta
+
+    def mistakes(k):
+        """The known mistakes in output k (0: dL/dz0, 1: dL/dθ): the right method with wrong jumps ∂L/∂zs."""
+        wrong_jumps = [  # (tag, advice, the ∂L/∂zs that make the right method reproduce the mistake)
+            (MISSING_JUMP, "λ jumps by +∂L/∂z(t_i) at every observation time it passes on the way back",
+             np.concatenate([0 * cs[:-1], cs[-1:]])),
+            (WRONG_SIGN, "at t_i, λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i): the jump is added",
+             np.concatenate([-cs[:-1], cs[-1:]])),
+            (WRONG_TIME, "after solving back from ts[i] to ts[i−1], add ∂L/∂z(ts[i−1]), not ∂L/∂z(ts[i])",
+             np.concatenate([cs[1:], cs[-1:]]))]
+
+        def known(converged):
+            jumps = [Mistake(tag, advice, lambda dL_dzs=dL_dzs: continuous(dL_dzs, n_steps)[k])
+                     for tag, advice, dL_dzs in wrong_jumps]
+            if k == 1:
+                return jumps
+            return [Mistake(MISSING_JUMP, "the loss sees z(t0) = z0 itself too: add ∂L/∂z(t0) to λ(t0) at the end",
+                            lambda: converged - cs[0])] + jumps
+        return known
 
     def grade(fn):
-        dL_dz0, dL_dtheta = outputs(call(fn, dynamics, zs, theta, ts, cs, n_steps), ["dL_dz0", "dL_dtheta"])
-        expected = gradients(lambda zs: anp.sum(cs * zs), dynamics, z0, theta, ts, n_steps, "backprop")
-        expect_close("dL/dz0", dL_dz0, expected.z0, H4_TOL, [
-            Mistake(MISSING_JUMP, "the loss sees z(t0) = z0 itself too: add ∂L/∂z(t0) to λ(t0) at the end",
-                    lambda: expected.z0 - cs[0])] + mistakes(0))
-        expect_close("dL/dθ", dL_dtheta, expected.theta, H4_TOL, mistakes(1))
+        return grade_order(
+            lambda n: outputs(call(fn, dynamics, zs, theta, ts, cs, n), ["dL_dz0", "dL_dtheta"]),
+            exact, lambda n: [continuous(cs, n)],
+            [Output("dL/dz0", 0.0, mistakes(0)), Output("dL/dθ", 0.0, mistakes(1))], n_steps)
 
-    return Case(f"{describe(setting, n_steps)} per interval, {count} observation times", grade)
+    return Case(f"{describe(setting)}, {count} observation times, {n_steps} and {2 * n_steps} steps per interval",
+                grade)
 
 
 def cases(rng):
