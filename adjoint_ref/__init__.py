@@ -1,12 +1,15 @@
 """adjoint_ref: a pure-NumPy reference implementation of the adjoint method for Neural ODEs.
 
     import adjoint_ref as ar
-    zs = ar.odeint(f, z0, theta, ts, n_steps=20, gradient="adjoint")
+    zs = ar.odeint(f, z0, theta, ts, n_steps=20, gradient="adjoint")     # n_steps per observation interval
     g = ar.gradients(loss, f, z0, theta, ts, n_steps=20, method="adjoint")
     g.loss, g.z0, g.theta, g.ts
+    print(ar.check(loss, f, z0, theta, ts, n_steps=20))                  # every method, compared
 """
 from .adjoint import AdjointDriftWarning
-from .api import Gradients, gradients, odeint
+from .api import DenseGridWarning, Gradients, gradients, odeint
+from .check import check
+from .problem import Problem
 
-__all__ = ["AdjointDriftWarning", "Gradients", "gradients", "odeint"]
+__all__ = ["AdjointDriftWarning", "DenseGridWarning", "Gradients", "Problem", "check", "gradients", "odeint"]
 __version__ = "0.2.0"  # the one place the version is written: setup.cfg, CITATION.cff and --version read it

@@ -32,11 +32,12 @@ class AdjointDriftWarning(RuntimeWarning):
     """The plain adjoint's backward z left the forward z: its gradient is not to be trusted.
 
     Attributes: `t` (the observation time where the drift was measured), `drift` (relative),
-    `threshold` (the level it exceeded)."""
+    `threshold` (the level it exceeded), `rerun` (the checkpoints per interval of the second backward
+    pass that checkpoints="auto" ran, or None)."""
 
     def __init__(self, t, drift, threshold, rerun=None, allows="what RK4's error at this step size allows",
                  remedy=None):
-        self.t, self.drift, self.threshold = t, drift, threshold
+        self.t, self.drift, self.threshold, self.rerun = t, drift, threshold, rerun
         if remedy is None:
             remedy = (f"checkpoints='auto': ran the backward pass again with checkpoints={rerun}" if rerun else
                       "the gradient may be wrong. Recompute z forwards instead of backwards: checkpoints=K "
@@ -265,9 +266,9 @@ def _check_drift(z_back, z, t, threshold, drift):
         warnings.warn(AdjointDriftWarning(float(t), gap, threshold), stacklevel=4)
 
 
-def solve(f, z0, theta, ts, n_steps, checkpoints=None):
+def solve(f, z0, theta, ts, n_steps, checkpoints=None, drift=None):
     """The gradient method "adjoint": zs by RK4 (eq. 3) and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
-    dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`)."""
+    dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`, which fills the list `drift`)."""
     check_checkpoint_memory(z0, n_steps, checkpoints)
     zs = integrate(f, z0, theta, ts, n_steps)
-    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints)
+    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints, drift=drift)

@@ -3,12 +3,14 @@
 Data flow: validate → one gradient method from `methods.METHODS` (forward RK4, eq. 3, then its
 pullback) → ∂L/∂zs → dL/dz0, dL/dθ (flat), dL/dts → θ's containers rebuilt once → `Gradients`.
 """
+import warnings
 from collections import namedtuple
 
 import numpy as np
 from autograd import make_vjp
 from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tuple
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
+from autograd.tracer import getval
 
 from . import dopri5, running_cost, validate
 from .adjoint import check_checkpoint_memory
@@ -17,7 +19,8 @@ from .methods import METHODS
 from .rk4 import integrate
 from .tree import unravel_like
 
-DEFAULT_N_STEPS = 20
+DEFAULT_N_STEPS = 20  # RK4 steps per observation interval
+DENSE_GRID = 100  # from this many observation times on, leaving n_steps at its default gets a warning
 GRADIENT_METHODS = ("adjoint", "backprop")  # how `odeint` may be differentiated by autograd
 SOLVERS = {"rk4": METHODS, "dopri5": dopri5.METHODS}  # each solver's table of gradient methods
 
@@ -25,25 +28,83 @@ Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
 
 
+class DenseGridWarning(UserWarning):
+    """n_steps was left at its default on many observation times: n_steps counts RK4 steps per
+    observation interval, so a solve takes n_steps × (len(ts) − 1) steps in all."""
+
+
+# Keyword arguments of torchdiffeq, diffrax and jax.experimental.ode, and what corresponds here.
+STEPS = "n_steps, the number of RK4 steps per observation interval [ts[i], ts[i+1]]"
+OTHER_LIBRARIES = {
+    "step_size": f"torchdiffeq's step length h (options=dict(step_size=h)) corresponds to {STEPS}: "
+                 "n_steps = ⌈(ts[i+1] − ts[i]) / h⌉",
+    "options": f"torchdiffeq's solver options; here solver='rk4' takes {STEPS} (options=dict(step_size=h) "
+               "there is n_steps = ⌈(ts[i+1] − ts[i]) / h⌉ here), and solver='dopri5' takes rtol and atol",
+    "dt0": f"diffrax's initial step; here solver='rk4' takes {STEPS}, and solver='dopri5' chooses its steps",
+    "adjoint_params": "torchdiffeq's parameters to differentiate; here θ is explicit: odeint(f, z0, theta, ts) "
+                      "with f(z, theta, t), and every leaf of theta gets a gradient",
+    "adjoint": "diffrax's adjoint=BacksolveAdjoint() is method='adjoint' here (gradient='adjoint' in odeint), "
+               "RecursiveCheckpointAdjoint() is method='discrete_adjoint' (or 'backprop'), and the adjoint "
+               "with checkpoints=K is BacksolveAdjoint with z recomputed forwards from checkpoints",
+    "method": f"odeint's solver is solver='rk4' (the default, {STEPS}) or solver='dopri5' (adaptive, rtol and "
+              "atol), as torchdiffeq's method= chooses one; gradient='adjoint' or 'backprop' chooses how "
+              "autograd differentiates it",
+}
+SOLVER_NAMES = ("rk4", "dopri5", "dopri8", "bosh3", "euler", "midpoint", "heun", "adaptive_heun", "fehlberg2",
+                "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver", "tsit5", "kvaerno5", "ralston")
+
+
+def refuse_other_libraries(function, keywords):
+    """A TypeError for the first keyword argument `function` does not take, saying what torchdiffeq's,
+    diffrax's or jax's argument of that name corresponds to here."""
+    for name in keywords:
+        hint = OTHER_LIBRARIES.get(name)
+        raise TypeError(f"{function}() got an unexpected keyword argument {name!r}" + (f": {hint}" if hint else ""))
+
+
+def refuse_solver_as_method(method):
+    """A ValueError if `gradients`' method names an ODE solver (torchdiffeq's method="rk4" or "dopri5")."""
+    if isinstance(method, str) and method.lower() in SOLVER_NAMES:
+        raise ValueError(f"method={method!r} names an ODE solver (as torchdiffeq's method= does); here method "
+                         f"chooses how the gradient is computed, one of {', '.join(map(repr, METHODS))}, and "
+                         f"solver= the solver: 'rk4' (the default, {STEPS}) or 'dopri5' (adaptive, rtol and atol)")
+
+
+def warn_if_dense(n_steps, solver, ts):
+    """A DenseGridWarning if n_steps was left at its default (RK4) on DENSE_GRID or more observation times."""
+    intervals = len(getval(ts)) - 1
+    if n_steps is None and solver == "rk4" and intervals + 1 >= DENSE_GRID:
+        warnings.warn(DenseGridWarning(
+            f"n_steps counts RK4 steps per observation interval: its default {DEFAULT_N_STEPS} on the {intervals} "
+            f"intervals of ts makes {DEFAULT_N_STEPS * intervals} steps in all. Pass n_steps explicitly "
+            "(n_steps=1: one step per interval) to choose, and to silence this warning."), stacklevel=3)
+
+
 def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None, solver="rk4", rtol=None,
-           atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None):
+           atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None, **unknown):
     """Solve dz/dt = f(z, θ, t), z(ts[0]) = z0 (eqs. 1–3), and return zs with zs[i] = z(ts[i]).
 
-    f(z, theta, t) returns dz/dt with the shape of z (a vector (D,) or a batch (B, D)), written
-    with autograd.numpy. ts holds at least two strictly monotone times (decreasing integrates
-    backwards); n_steps (default 20) equal RK4 steps are taken on each interval [ts[i], ts[i+1]].
+    n_steps (default 20) counts RK4 steps PER OBSERVATION INTERVAL: each [ts[i], ts[i+1]] gets
+    n_steps equal steps, n_steps × (len(ts) − 1) in all (a DenseGridWarning says so when the default
+    meets 100 or more times). f(z, theta, t) returns dz/dt with the shape of z (a vector (D,) or a
+    batch (B, D)), written with autograd.numpy. ts holds at least two strictly monotone times
+    (decreasing integrates backwards).
     The result, of shape (len(ts),) + z0.shape, is differentiable by autograd with respect to
     z0, theta and ts: gradient="adjoint" differentiates it by the continuous adjoint
     (eqs. 11–12, memory independent of n_steps); gradient="backprop" lets autograd record
     and reverse every RK4 stage. checkpoints=K (adjoint only) recomputes z forwards from K
     checkpoints per interval instead of integrating it backwards (see `gradients`).
     solver="dopri5" uses adaptive Dormand–Prince steps instead, with tolerances rtol and atol
-    (`gradients` explains them and the other arguments; stats receives the step counts).
-    gradient="adjoint" supports one reverse-mode derivative (grad, make_vjp); for second derivatives
-    (grad of grad) or forward mode (make_jvp) use gradient="backprop", which supports both.
+    (`gradients` explains them and the other arguments; stats receives the step counts). Keyword
+    arguments of other libraries (method=, step_size=, options=, ...) get a TypeError naming the
+    equivalent here. gradient="adjoint" supports one reverse-mode derivative (grad, make_vjp); for
+    second derivatives (grad of grad) or forward mode (make_jvp) use gradient="backprop", which
+    supports both.
     """
+    refuse_other_libraries("odeint", unknown)
     validate.choice(gradient, GRADIENT_METHODS, "gradient")
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    warn_if_dense(n_steps, solver, ts)
     table, grid, options = _solver_settings(solver, gradient, "gradient", n_steps, checkpoints, stats, None,
                                             rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)
@@ -145,7 +206,8 @@ def _loss_and_gradient(loss, zs):
 
 
 def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoints=None, running_loss=None,
-              solver="rk4", rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None):
+              solver="rk4", rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False, stats=None,
+              **unknown):
     """L = loss(odeint(f, z0, θ, ts)) and its gradients, as Gradients(loss, z0, theta, ts).
 
     method: "adjoint" (eqs. 11–12, backwards in time), "backprop" (autograd through the RK4
@@ -161,30 +223,51 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     g(z(t), θ, t) dt, the integral taken by the same RK4 steps as z (see `running_cost`); every method
     supports it, the adjoint by the extra terms −∂g/∂z, −∂g/∂θ, −∂g/∂t in its backward equations.
 
-    solver="rk4" (the default) takes n_steps (default 20) equal RK4 steps per observation interval.
-    solver="dopri5" chooses its own steps by adaptive Dormand–Prince 5(4) (`adaptive`) with relative
-    and absolute tolerances rtol, atol (default 1e-7, 1e-9); methods "adjoint" (backward steps of
-    its own, tolerances adjoint_rtol, adjoint_atol defaulting to rtol, atol; seminorm=True leaves the
-    parameter and time integrals out of the backward error norm), "backprop" (through the accepted
-    steps, their sizes held fixed) and "finite_differences" (of the accepted steps replayed); see
-    `dopri5`. stats, a dict, then receives the accepted and rejected steps and f evaluations of the
-    "forward" and (adjoint) "backward" solves. checkpoints and running_loss apply to solver="rk4".
+    solver="rk4" (the default) takes n_steps (default 20) equal RK4 steps PER OBSERVATION INTERVAL,
+    as in `odeint`. solver="dopri5" chooses its own steps by adaptive Dormand–Prince 5(4) (`adaptive`)
+    with relative and absolute tolerances rtol, atol (default 1e-7, 1e-9); methods "adjoint" (backward
+    steps of its own, tolerances adjoint_rtol, adjoint_atol defaulting to rtol, atol; seminorm=True
+    leaves the parameter and time integrals out of the backward error norm), "backprop" (through the
+    accepted steps, their sizes held fixed) and "finite_differences" (of the accepted steps replayed);
+    see `dopri5`. stats, a dict, then receives the accepted and rejected steps and f evaluations of
+    the "forward" and (adjoint) "backward" solves. checkpoints and running_loss apply to solver="rk4".
+    Keyword arguments of other libraries (step_size=, options=, ...) and solver names as method
+    (method="rk4") get an error naming the equivalent here.
     """
+    refuse_other_libraries("gradients", unknown)
+    refuse_solver_as_method(method)
     validate.choice(method, tuple(METHODS), "method")
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    warn_if_dense(n_steps, solver, ts)
     validate.not_traced(z0, theta, ts)
     table, grid, options = _solver_settings(solver, method, "method", n_steps, checkpoints, stats, running_loss,
                                             rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)
+    if running_loss is not None:
+        validate.check_running_loss(running_loss, z0, theta, ts[0])
+    pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
+    # the pullback is called here, so that its AdjointDriftWarning (stacklevel 4) names the caller's line
+    return collected(method, value, pullback(dL_dzs), theta)
+
+
+def forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss=None, **options):
+    """(pullback, L, ∂L/∂zs) for inputs already validated: the forward pass of table[method] (table:
+    METHODS or dopri5.METHODS, on the grid n_steps or tolerances) with its options (such as
+    checkpoints=K, or drift=[] for the adjoint) and the loss's gradient; with a running_loss g,
+    L includes ∫ g dt and the pullback its gradients (`running_cost.solve`, RK4 only)."""
     if running_loss is None:
         (zs, pullback), cost = table[method](f, z0, theta, ts, grid, **options), 0.0
     else:
-        validate.check_running_loss(running_loss, z0, theta, ts[0])
         zs, cost, pullback = running_cost.solve(method, f, running_loss, z0, theta, ts, grid, **options)
     value, dL_dzs = _loss_and_gradient(loss, zs)
     for t, dL_dz in zip(ts, dL_dzs):
         validate.check_finite_state(dL_dz, t, "backward", "the loss gradient ∂L/∂z")
-    g_z0, g_theta, g_ts = pullback(dL_dzs)
+    return pullback, value + float(cost), dL_dzs
+
+
+def collected(method, value, grads, theta):
+    """`Gradients` from L and a pullback's (dL/dz0, dL/dθ flat, dL/dts), θ's containers rebuilt."""
+    g_z0, g_theta, g_ts = grads
     validate.check_finite_gradients(method, z0=g_z0, theta=g_theta, ts=g_ts)
-    return Gradients(value + float(cost), np.asarray(g_z0, dtype=np.float64), unravel_like(g_theta, theta),
+    return Gradients(value, np.asarray(g_z0, dtype=np.float64), unravel_like(g_theta, theta),
                      np.asarray(g_ts, dtype=np.float64))

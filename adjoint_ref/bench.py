@@ -10,8 +10,6 @@ in the adjoints, and from the single make_vjp over the whole solve in backprop);
 error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine as the finest.
 """
 import functools
-import math
-import sys
 import time
 import tracemalloc
 from collections import namedtuple
@@ -20,7 +18,7 @@ import numpy as np
 from autograd.tracer import isbox
 
 from .tree import ravel_tree
-from .adjoint import augmented_dynamics
+from .adjoint import augmented_dynamics, auto_checkpoints
 from .api import gradients
 from .methods import METHODS
 from .metrics import relative_difference
@@ -35,8 +33,10 @@ QUICK_SIZES = (10, 100)
 BUDGET = {False: 5.0, True: 0.3}
 ALWAYS = ("adjoint", "checkpointed", "discrete_adjoint", "backprop")
 
-Row = namedtuple("Row", ["method", "n_steps", "seconds", "forward_seconds", "peak_bytes", "f_evals", "vjps", "error"])
-Row.__doc__ = """One cell of the benchmark: a method at n_steps, or seconds=None and error=the reason it was skipped."""
+Row = namedtuple("Row", ["method", "n_steps", "seconds", "forward_seconds", "peak_bytes", "f_evals", "vjps", "error",
+                         "intervals"], defaults=(1,))
+Row.__doc__ = """One cell of the benchmark: a method at n_steps per interval (on `intervals` observation intervals),
+or seconds=None and error=the reason it was skipped."""
 
 
 class CountedDynamics:
@@ -62,15 +62,10 @@ def bench_problem():
     return default_problem(n_times=2)
 
 
-def checkpoints_for(n_steps):
-    """K = ⌈√n_steps⌉ checkpoints: memory O(K + n_steps/K) = O(√n_steps), the least this scheme needs."""
-    return math.ceil(math.sqrt(n_steps))
-
-
 def method_settings(label, n_steps):
-    """(api method, checkpoints) for a row label; "checkpointed" is the adjoint with `checkpoints_for`."""
+    """(api method, checkpoints) for a row label; "checkpointed" is the adjoint with `auto_checkpoints`."""
     if label == "checkpointed":
-        return "adjoint", checkpoints_for(n_steps)
+        return "adjoint", auto_checkpoints(n_steps)
     return label, None
 
 
@@ -116,7 +111,8 @@ def measure_cell(problem, label, n_steps, forward_seconds, reference, rounds):
     counted = CountedDynamics(problem.f)
     g, peak = peak_memory(gradient_call(problem, counted, n_steps, label))
     error = relative_difference(gradient_vector(g), reference)
-    return Row(label, n_steps, seconds, forward_seconds, peak, counted.evaluations, counted.vjps, error)
+    return Row(label, n_steps, seconds, forward_seconds, peak, counted.evaluations, counted.vjps, error,
+               len(problem.ts) - 1)
 
 
 def too_expensive(label, n_steps, previous, budget):
@@ -127,37 +123,54 @@ def too_expensive(label, n_steps, previous, budget):
     estimate = previous.seconds * n_steps / previous.n_steps
     if estimate <= budget:
         return None
-    return f"skipped: ≈{estimate:.0f} s per gradient (scaled from {previous.n_steps} steps) > {budget:g} s budget"
+    return f"skipped: ≈{estimate:.2g} s per gradient (scaled from {previous.n_steps} steps) > {budget:g} s budget"
 
 
-@functools.lru_cache(maxsize=None)
-def reference_gradient(quick):
-    """The flat gradient of `bench_problem` every row is compared with: the discrete adjoint at twice
-    the largest step count."""
+_KEPT = {}  # results on bench_problem(), so `bench` draws its figure from the rows it printed
+
+
+def reference_gradient(quick, problem=None):
+    """The flat gradient every row is compared with: the discrete adjoint at twice the largest step
+    count, on `problem` (default: `bench_problem()`, whose reference is kept)."""
+    if problem is None:
+        return _kept(("reference", quick), lambda: reference_gradient(quick, bench_problem()))
     ref_steps = 2 * (QUICK_SIZES if quick else SIZES)[-1]
-    print(f"  reference: discrete adjoint at {ref_steps} steps", file=sys.stderr, flush=True)
-    p = bench_problem()
-    return gradient_vector(gradient_call(p, p.f, ref_steps, "discrete_adjoint")())
+    return gradient_vector(gradient_call(problem, problem.f, ref_steps, "discrete_adjoint")())
 
 
-@functools.lru_cache(maxsize=None)
-def measure(quick):
-    """Every Row of the benchmark (cached, so `bench` can draw its figure from the rows it printed).
+def _kept(key, compute):
+    """_KEPT[key], computed the first time by compute()."""
+    if key not in _KEPT:
+        _KEPT[key] = compute()
+    return _KEPT[key]
 
-    Prints a progress line per cell on stderr.
+
+def measure(quick, problem=None, progress=None):
+    """Every Row of the benchmark on `problem` (default: `bench_problem()`, whose rows are kept).
+
+    progress(done, total, label), if given, is called before each measurement.
     """
+    if problem is None:
+        return _kept(("rows", quick), lambda: _measure(quick, None, progress))
+    return _measure(quick, problem, progress)
+
+
+def _measure(quick, problem, progress):
+    p = problem or bench_problem()
     sizes = QUICK_SIZES if quick else SIZES
     labels = ("adjoint", "checkpointed", "discrete_adjoint", "backprop") + \
         tuple(m for m in METHODS if m not in ALWAYS)
-    p = bench_problem()
-    reference = reference_gradient(quick)
+    report = progress or (lambda done, total, label: None)
+    total = 1 + len(sizes) * len(labels)
+    report(0, total, f"reference: discrete adjoint at {2 * sizes[-1]} steps")
+    reference = reference_gradient(quick, problem)
     rows, last = [], {}
     for n_steps in sizes:
         rounds = 1 if quick or n_steps >= 10000 else 2 if n_steps >= 1000 else 5
         forward = cpu_seconds({"forward": lambda: integrate(p.f, p.z0, p.theta, p.ts, n_steps)}, 1, rounds)["forward"]
         for label in labels:
             reason = too_expensive(label, n_steps, last.get(label), BUDGET[quick])
-            print(f"  {label} at {n_steps} steps: {reason or 'measuring'}", file=sys.stderr, flush=True)
+            report(1 + len(rows), total, f"{label} at {n_steps} steps")
             if reason:
                 rows.append(Row(label, n_steps, None, forward, None, None, None, reason))
                 continue
@@ -171,9 +184,9 @@ def format_row(row):
     head = f"{row.method:<19}{row.n_steps:>7}"
     if row.seconds is None:
         return f"{head}   {row.error}"
+    per_step = row.vjps / (row.n_steps * row.intervals)
     return (head + f"{row.seconds * 1e3:>12.1f}{row.seconds / row.forward_seconds:>8.1f}"
-            f"{row.peak_bytes / 1024:>12.1f}{row.f_evals:>9}{row.vjps:>8}{row.vjps / row.n_steps:>7.2f}"
-            f"{row.error:>11.1e}")
+            f"{row.peak_bytes / 1024:>12.1f}{row.f_evals:>9}{row.vjps:>8}{per_step:>7.2f}{row.error:>11.1e}")
 
 
 HEADER = (f"{'method':<19}{'steps':>7}{'ms/grad':>12}{'×fwd':>8}{'peak KiB':>12}{'f evals':>9}{'VJPs':>8}"
@@ -241,17 +254,20 @@ def adaptive_lines(rows):
     return lines
 
 
-def stage_calls(problem, t=0.5, seed=0):
-    """Zero-argument callables for f alone and for one backward stage on `problem`, both with the
-    default MLP's hand-written VJP and with autograd tracing its formula (as for a user's own f)."""
+def stage_calls(problem, seed=0):
+    """Zero-argument callables for f alone and for one backward stage (one make_vjp of f, eqs. 11–12)
+    of `problem` at the middle of its time span. For the default MLP, the stage twice: with its
+    hand-written VJP (mlp_dynamics) and with autograd tracing its formula (as for a user's own f)."""
     rng = np.random.default_rng(seed)
-    z, theta = problem.z0, problem.theta
+    f, z, theta, t = problem.f, problem.z0, problem.theta, float(np.mean(problem.ts))
     s = np.concatenate([np.ravel(z), rng.normal(size=z.size), np.zeros(ravel_tree(theta).size), [0.0]])
-    traced = augmented_dynamics(mlp_formula, z.shape)
-    by_hand = augmented_dynamics(mlp_dynamics, z.shape)
-    return {"f(z, θ, t) alone": lambda: mlp_dynamics(z, theta, t),
-            "backward stage, f traced by autograd (mlp_formula)": lambda: traced(s, theta, t),
-            "backward stage, f with hand-written VJP (mlp_dynamics)": lambda: by_hand(s, theta, t)}
+    stages = ({"backward stage, f traced by autograd (mlp_formula)": mlp_formula,
+               "backward stage, f with hand-written VJP (mlp_dynamics)": mlp_dynamics} if f is mlp_dynamics else
+              {"backward stage (one make_vjp of f)": f})
+    calls = {"f(z, θ, t) alone": lambda: f(z, theta, t)}
+    for name, dynamics in stages.items():
+        calls[name] = functools.partial(augmented_dynamics(dynamics, z.shape), s, theta, t)
+    return calls
 
 
 def stage_times(problem, quick):

@@ -1,36 +1,380 @@
-"""The three gradient methods side by side on one problem (what `adjoint-ref check` prints).
+"""`check`: every gradient method on one problem, side by side, and where and why they differ.
 
-`compare` gives, for each of z0, θ and ts, the relative differences adjoint vs backprop, adjoint vs
-finite differences and backprop vs finite differences, and the time per gradient of each method.
+What `adjoint-ref check` prints. Three methods differentiate the computed RK4 solution itself, so
+they agree to round-off at any n_steps: backprop (autograd through the steps), the discrete adjoint
+(the steps transposed by hand) and finite differences (which use f's values only, never its
+derivatives). The continuous adjoint, plain and checkpointed, solves the adjoint equations (11)–(12)
+with RK4 steps of its own, and forward sensitivities get dL/dts from the continuous formula: they
+differ from the exact gradient by RK4's O(h⁴). `check` compares every method with a reference
+(backprop), and when a difference is above tol it names the parts that differ (z0, θ's leaves by
+path, each t_i) and gives a verdict: a derivative bug in f, the adjoint's backward z drifting, or
+RK4's discretisation, told apart by a second run at 2·n_steps.
 """
+import math
+import textwrap
 import time
+import warnings
+from collections import namedtuple
 
 import numpy as np
 
+from . import validate
+from .adjoint import AdjointDriftWarning, auto_checkpoints
+from .api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
+from .memory import MemoryLimitError
+from .methods import METHODS
 from .metrics import relative_difference
-from .api import gradients
+from .rk4 import integrate
+from .tree import leaf_paths, leaves, size
 
-PAIRS = (("adjoint", "backprop"), ("adjoint", "finite_differences"), ("backprop", "finite_differences"))
-SHORT = {"adjoint": "adjoint", "backprop": "backprop", "finite_differences": "FD"}
+EXACT = ("backprop", "discrete_adjoint", "finite_differences")  # the gradient of the RK4 solution itself
+CONTINUOUS = ("adjoint", "checkpointed", "forward_sensitivity")  # O(h⁴) from it
+CHECK_METHODS = ("backprop", "discrete_adjoint", "adjoint", "checkpointed", "forward_sensitivity",
+                 "finite_differences")  # the order of the table: the slowest last
+BY_INPUT = ("finite_differences", "forward_sensitivity")  # cost grows with the number of inputs
+QUANTITIES = {"z0": "dL/dz0", "theta": "dL/dθ", "ts": "dL/dts"}
+BUDGET = 10.0  # seconds: a BY_INPUT method estimated to take longer is skipped unless `methods` names it
+WIDTH = 110  # verdicts are wrapped to this many columns
+RESOLUTION = 1e-8  # finite differences' own relative error is 1e-11–1e-9 on smooth problems; tol must be above
+
+Run = namedtuple("Run", ["gradients", "seconds", "drift", "warnings", "error", "checkpoints"])
+Run.__doc__ = """One method on the problem: its Gradients, the best time of the runs, the plain adjoint's drift
+[(t, relative drift, threshold)], the AdjointDriftWarnings it issued, the error message if it failed, and
+the checkpoints it ran with (adjoint and checkpointed)."""
+Part = namedtuple("Part", ["path", "difference", "share"])
+Part.__doc__ = """One part of a gradient (z0, a leaf of θ such as theta['W1'], or ts[i]): its own relative
+difference between two methods, and its share of the whole quantity's squared difference ‖a − b‖²."""
+Verdict = namedtuple("Verdict", ["kind", "text"])
+Verdict.__doc__ = """Why methods differ. kind: "agree", "derivative" (f's derivative is wrong), "exact" (two exact
+methods differ: a bug here), "resolution" (tol below what the methods resolve), "drift", "steps" (RK4's O(h⁴):
+use more steps), "low order" or "no convergence" (f may not be smooth), "failed" (a method broke down)."""
 
 
-def timed_gradients(problem, n_steps, method, repeat, **solver):
-    """The gradients by `method` and the best wall-clock time of `repeat` runs, in seconds; `solver`
-    holds `gradients`' solver options (solver="dopri5", rtol=..., with n_steps=None)."""
-    best = np.inf
-    for _ in range(repeat):
+class Report(namedtuple("Report", ["ok", "tol", "n_steps", "sizes", "methods", "reference", "skipped",
+                                   "differences", "times", "runs", "parts", "refined", "verdicts"])):
+    """What `check` found. ok: every difference within tol. differences: {(method, quantity): relative
+    difference from the reference method} with quantity "z0", "theta" or "ts"; times: {method: seconds
+    per gradient}; skipped: {method: why}; parts: {(method, quantity): [Part, ...] largest share first}
+    for the differences above tol; refined: {method: largest difference at 2·n_steps} when a re-run
+    was needed; verdicts: [Verdict, ...]; runs: {method: Run}; sizes: (z0's shape, the number of
+    parameters, the number of times). str(report) is the table `adjoint-ref check` prints."""
+
+    def __str__(self):
+        sections = (_settings, _table, _drift_lines, _part_lines, _refined_lines, _verdict_lines)
+        return "\n".join(line for section in sections for line in section(self))
+
+
+def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoints=None, repeat=1,
+          progress=None):
+    """Run every gradient method on L = loss(odeint(f, z0, θ, ts)) and compare them; returns a `Report`.
+
+    n_steps (default 20) counts RK4 steps per observation interval, as in `gradients`. methods: names
+    from CHECK_METHODS ("checkpointed" is the adjoint with checkpoints); None runs them all, except
+    that finite differences and forward sensitivities, whose cost grows with the number of inputs
+    (entries of z0, θ and ts), are skipped when estimated above BUDGET seconds, and a method whose
+    memory guard refuses (`memory.MemoryLimitError`) is skipped too (the report says so). checkpoints: how "adjoint" runs, as
+    in `gradients` (None, K or "auto"); "checkpointed" uses K, or ⌈√n_steps⌉. Each method is timed
+    `repeat` times (the best counts). progress(done, total, label), if given, is called before each run.
+    A difference above tol gets the parts that differ and a verdict, after a re-run at 2·n_steps.
+    """
+    z0, theta, ts = validate.inputs(f, z0, theta, ts)
+    warn_if_dense(n_steps, "rk4", ts)
+    n_steps = validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps)
+    tol = _positive(tol, "tol")
+    repeat = validate.positive_int(repeat, "repeat")
+    validate.as_checkpoints(checkpoints)
+    problem = (loss, f, z0, theta, ts)
+    chosen, skipped = _choose(methods, problem, n_steps)
+    runs = {}
+    for done, method in enumerate(chosen):
+        if progress:
+            progress(done, len(chosen), f"{method} at {n_steps} steps per interval")
+        try:
+            runs[method] = timed_run(problem, method, n_steps, checkpoints, repeat)
+        except MemoryLimitError as err:  # raised before any work: skipped, unless asked for by name
+            if methods is not None:
+                raise
+            skipped[method] = str(err)
+    chosen = [m for m in chosen if m in runs]
+    reference = next((m for m in EXACT if m in runs and runs[m].error is None), chosen[0])
+    differences = {(m, q): _difference(runs[m], runs[reference], q)
+                   for m in chosen if m != reference for q in QUANTITIES}
+    above = [(m, q) for (m, q), d in differences.items() if not d <= tol]
+    largest = {m: max(differences[m, q] for q in QUANTITIES) for m, _ in above if runs[m].error is None}
+    drifted = "adjoint" in runs and any(w.rerun is None for w in runs["adjoint"].warnings)
+    refined = _refine(problem, largest, reference, n_steps, checkpoints, drifted, progress)
+    return Report(not above, tol, n_steps, (np.shape(z0), size(theta), len(ts)), chosen, reference, skipped,
+                  differences, {m: run.seconds for m, run in runs.items()}, runs,
+                  _parts(runs, reference, above, theta), refined,
+                  _verdicts(runs, tol, largest, refined, drifted, n_steps, reference))
+
+
+def _parts(runs, reference, above, theta):
+    """{(method, quantity): [Part, ...]} for the differences above tol (of methods that ran through)."""
+    return {(m, q): part_differences(getattr(runs[m].gradients, q), getattr(runs[reference].gradients, q), q, theta)
+            for m, q in above if runs[m].error is None}
+
+
+def _verdicts(runs, tol, largest, refined, drifted, n_steps, reference):
+    """A "failed" Verdict for each method that broke down, then `verdict` on the others' differences."""
+    found = [Verdict("failed", f"{m} broke down ({run.error}); the plain adjoint's z, integrated backwards, "
+                               "overflows on strongly contracting flows: checkpoints=K or 'auto' recompute it "
+                               "forwards") for m, run in runs.items() if run.error]
+    if largest or not found:
+        found += verdict(tol, largest, refined, drifted, n_steps, reference)
+    return found
+
+
+def _positive(value, name):
+    """`value` as a float if it is a positive real number (not a bool), else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _choose(methods, problem, n_steps):
+    """(methods to run in table order, {method: why skipped}): all of CHECK_METHODS unless `methods` names some."""
+    if methods is not None:
+        methods = [validate.choice(m, CHECK_METHODS, "methods (each)") for m in methods]
+        if len(set(methods)) < 2:
+            raise ValueError(f"methods must name at least two different methods to compare, got {methods}")
+        return sorted(set(methods), key=CHECK_METHODS.index), {}
+    skipped = {}
+    _, f, z0, theta, ts = problem
+    inputs = np.size(z0) + size(theta) + len(ts)
+    start = time.perf_counter()
+    integrate(f, z0, theta, ts, n_steps)
+    estimate = 2 * inputs * (time.perf_counter() - start)
+    if estimate > BUDGET:
+        skipped.update(dict.fromkeys(BY_INPUT, f"≈{estimate:.0f} s (about two forward solves for each of the "
+                                               f"{inputs} inputs) is above the {BUDGET:g} s budget; name it in "
+                                               "methods to run it"))
+    return [m for m in CHECK_METHODS if m not in skipped], skipped
+
+
+def checkpoints_of(method, n_steps, checkpoints):
+    """The `checkpoints` option a check method runs with: the argument for "adjoint"; for "checkpointed"
+    the argument if it is a number K, else ⌈√n_steps⌉."""
+    if method == "checkpointed":
+        return checkpoints if isinstance(checkpoints, int) else auto_checkpoints(n_steps)
+    return checkpoints
+
+
+def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
+    """One `Run` of `method` (a CHECK_METHODS name) on problem = (loss, f, z0, θ, ts): the gradients, drift
+    and drift warnings of the first of `repeat` runs and the best wall-clock time; if the method breaks
+    down numerically (a FloatingPointError), its message instead."""
+    name = "adjoint" if method == "checkpointed" else method
+    options = {"checkpoints": checkpoints_of(method, n_steps, checkpoints)} if name == "adjoint" else {}
+
+    def once(drift):
         start = time.perf_counter()
-        result = gradients(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, n_steps, method, **solver)
-        best = min(best, time.perf_counter() - start)
-    return result, best
+        pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, **options,
+                                                   **({} if drift is None else {"drift": drift}))
+        g = collected(name, value, pullback(dL_dzs), problem[3])
+        return g, time.perf_counter() - start
+
+    drift = [] if method == "adjoint" else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AdjointDriftWarning)
+        try:
+            result, seconds = once(drift)
+            heard = [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
+            seconds = min([seconds] + [once(None if drift is None else [])[1] for _ in range(repeat - 1)])
+        except FloatingPointError as err:
+            return Run(None, None, drift, [], f"{type(err).__name__}: {err}", options.get("checkpoints"))
+    for w in caught:  # pass every other warning on
+        if not issubclass(w.category, AdjointDriftWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return Run(result, seconds, drift, heard, None, options.get("checkpoints"))
 
 
-def compare(problem, n_steps, repeat=1, **solver):
-    """Relative differences {(quantity, pair): value} and times {method: seconds} on `problem`
-    (`solver` as in `timed_gradients`)."""
-    results, times = {}, {}
-    for method in ("adjoint", "backprop", "finite_differences"):
-        results[method], times[method] = timed_gradients(problem, n_steps, method, repeat, **solver)
-    diffs = {(q, pair): relative_difference(getattr(results[pair[0]], q), getattr(results[pair[1]], q))
-             for q in ("z0", "theta", "ts") for pair in PAIRS}
-    return diffs, times
+def _difference(run, reference, quantity):
+    """The relative difference of one quantity between two runs (inf if either method failed)."""
+    if run.error or reference.error:
+        return np.inf
+    return relative_difference(getattr(run.gradients, quantity), getattr(reference.gradients, quantity))
+
+
+def part_differences(a, b, quantity, theta):
+    """[Part(path, own relative difference, share of ‖a − b‖²), ...] of one quantity ("z0", "theta" or
+    "ts") of two gradients, largest share first: z0 whole, θ leaf by leaf (paths from `tree.leaf_paths`),
+    ts entry by entry."""
+    if quantity == "z0":
+        paths, a_parts, b_parts = ["z0"], [a], [b]
+    elif quantity == "theta":
+        paths, a_parts, b_parts = leaf_paths(theta), leaves(a), leaves(b)
+    else:
+        paths, a_parts, b_parts = [f"ts[{i}]" for i in range(len(a))], list(a), list(b)
+    squares = [float(np.sum((np.ravel(x) - np.ravel(y)) ** 2)) for x, y in zip(a_parts, b_parts)]
+    total = sum(squares)
+    found = [Part(path, relative_difference(x, y), square / total if total > 0 else 0.0)
+             for path, x, y, square in zip(paths, a_parts, b_parts, squares)]
+    return sorted(found, key=lambda part: -part.share)
+
+
+def _refine(problem, largest, reference, n_steps, checkpoints, drifted, progress):
+    """{method: largest difference from the reference at 2·n_steps} for the continuous methods above tol
+    (not the plain adjoint if its z drifted: more steps do not cure that)."""
+    again = [m for m in largest if m in CONTINUOUS and not (m == "adjoint" and drifted)]
+    if not again:
+        return {}
+    runs = {}
+    for done, method in enumerate([reference] + again):
+        if progress:
+            progress(done, len(again) + 1, f"{method} at {2 * n_steps} steps per interval (the verdict)")
+        runs[method] = timed_run(problem, method, 2 * n_steps, checkpoints)
+    return {m: max(_difference(runs[m], runs[reference], q) for q in QUANTITIES) for m in again}
+
+
+def verdict(tol, largest, refined, drifted, n_steps, reference="backprop"):
+    """[Verdict, ...]: why the methods in `largest` ({method: its largest difference from the reference})
+    differ by more than tol. refined: {method: that difference at 2·n_steps}; drifted: the plain adjoint's
+    backward z left the forward z (an AdjointDriftWarning without a checkpointed re-run).
+
+    Exact methods (EXACT) must agree to round-off: finite differences against autodiff beyond RESOLUTION
+    means the derivative of f that autograd uses is wrong. A continuous method's gap shrinking by about
+    2⁴ = 16 when the steps double is RK4's O(h⁴) (observed order p = log2 of the ratio, ≥ 3); a smaller
+    ratio (order below 3) says f is not smooth enough for RK4's order; none (p < 0.5), no convergence.
+    """
+    if not largest:
+        return [Verdict("agree", f"all methods agree with {reference} within {tol:.0e}")]
+    found = [_exact_verdict(m, largest[m], reference) for m in EXACT if m in largest]
+    if "adjoint" in largest and drifted:
+        found.append(Verdict("drift", "the plain adjoint's backward z drifted off the stored forward z (see the "
+                                      "drift above), so its gradient is wrong: use checkpoints=K (or 'auto') or "
+                                      "method='discrete_adjoint'"))
+    if refined:
+        worst = max(refined, key=lambda m: largest[m])
+        found.append(_order_verdict(worst, largest[worst], refined[worst], tol, n_steps))
+    return found
+
+
+def _exact_verdict(method, gap, reference):
+    """Why an exact method differs from the (exact) reference by `gap`."""
+    if gap <= RESOLUTION:
+        return Verdict("resolution", f"{method} and {reference} differ by {gap:.1e}, within what finite differences "
+                                     f"resolve ({RESOLUTION:.0e}): a tolerance below that cannot be met")
+    if "finite_differences" in (method, reference):
+        return Verdict("derivative", f"{reference} and {method} both differentiate the same RK4 solution, yet "
+                                     f"differ by {gap:.1e}: the derivative of f that autograd uses is wrong (a "
+                                     "hand-written VJP, autograd.extend.defvjp, or a custom primitive), where the "
+                                     "parts above point; finite differences use only f's values")
+    return Verdict("exact", f"{method} and {reference} both compute the exact gradient of the RK4 solution, yet "
+                            f"differ by {gap:.1e}: a bug in adjoint_ref, or f is not a pure function of (z, θ, t)")
+
+
+def _order_verdict(method, gap, refined_gap, tol, n_steps):
+    """Discretisation, low order or no convergence, from a continuous method's gap at n and 2n steps."""
+    ratio = gap / refined_gap if refined_gap > 0 else np.inf
+    order = math.log2(ratio) if ratio > 0 else -np.inf
+    seen = (f"{method}'s gap {gap:.1e} at {n_steps} steps per interval became {refined_gap:.1e} at "
+            f"{2 * n_steps}: {ratio:.1f}× smaller, observed order {order:.1f} (RK4's is 4)")
+    if gap <= RESOLUTION and ratio < 8:
+        return Verdict("resolution", f"{seen}; differences of {gap:.0e} are round-off and finite-difference error: "
+                                     "a tolerance below that cannot be met")
+    if order >= 3:
+        needed = math.ceil(n_steps * (gap / (tol / 2)) ** (1 / 4))
+        return Verdict("steps", f"{seen}: RK4's discretisation error, so use more steps: about n_steps={needed} "
+                                f"for {tol:.0e}")
+    if order >= 0.5:
+        return Verdict("low order", f"{seen}: f may not be smooth along the solution (abs, max, relu, where or an "
+                                    "if on z or t cost RK4 its order); more steps help only slowly")
+    return Verdict("no convergence", f"{seen}: more steps do not help. f may not be smooth, or the flow amplifies "
+                                     "errors on this span (chaotic or stiff): try checkpoints=K or a shorter span; "
+                                     f"for a smooth f on a tame span, {method} itself is wrong")
+
+
+def _settings(report):
+    shape, n_theta, n_times = report.sizes
+    ran = ", ".join(_label(report, m) for m in report.methods)
+    lines = [f"z0 shape {shape}, {n_theta} parameters, {n_times} observation times; {report.n_steps} RK4 steps per "
+             f"observation interval ({report.n_steps * (n_times - 1)} in all)", f"methods: {ran}"]
+    return lines + [f"skipped: {m}: {why}" for m, why in report.skipped.items()]
+
+
+def _label(report, method):
+    """The method's name, with "(reference)" or the checkpoints it ran with."""
+    checkpoints = report.runs[method].checkpoints
+    if method == report.reference:
+        return f"{method} (reference)"
+    return method if checkpoints is None else f"{method} (checkpoints={checkpoints!r})"
+
+
+def _table(report):
+    head = f"{'method':<22}" + "".join(f"{label:>12}" for label in QUANTITIES.values()) + f"{'time/grad':>13}"
+    lines = ["", f"relative difference from {report.reference}, ‖a − b‖ / max(‖a‖, ‖b‖); "
+                 f"tolerance {report.tol:.0e}", head]
+    for m in report.methods:
+        run = report.runs[m]
+        if m == report.reference:
+            cells, mark = "".join(f"{'reference':>12}" for _ in QUANTITIES), ""
+        else:
+            cells = "".join(f"{report.differences[m, q]:>12.2e}" for q in QUANTITIES)
+            mark = "  ok" if all(report.differences[m, q] <= report.tol for q in QUANTITIES) else "  FAIL"
+        seconds = f"{run.seconds * 1e3:>10.1f} ms" if run.error is None else f"{'failed':>13}"
+        lines.append(f"{m:<22}{cells}{seconds}{mark}")
+    return lines + [f"{m} failed: {report.runs[m].error}" for m in report.methods if report.runs[m].error]
+
+
+def _drift_lines(report):
+    run = report.runs.get("adjoint")
+    if run is None or not run.drift:
+        return []
+    t, drift, threshold = max(run.drift, key=lambda row: row[1] / row[2])
+    lines = ["", f"adjoint drift (backward z vs stored forward z, {len(run.drift)} interval(s)): largest {drift:.1e} "
+                 f"at t={t:.6g}, threshold {threshold:.1e}  {'ok' if drift <= threshold else 'DRIFT'}"]
+    for w in run.warnings:
+        lines.append(f"  at t={w.t:.6g} drift {w.drift:.1e} > {w.threshold:.1e}: " +
+                     (f"checkpoints='auto' ran the backward pass again with checkpoints={w.rerun}" if w.rerun else
+                      "the plain adjoint's gradient may be wrong (checkpoints=K or 'auto' recompute z forwards)"))
+    return lines
+
+
+def diagnosed(report):
+    """The method whose parts the report prints: the first exact method above tol (its parts point at
+    f's derivative), else the method furthest from the reference; None if all agree."""
+    failing = [m for m in report.methods if any((m, q) in report.parts for q in QUANTITIES)]
+    exact = [m for m in failing if m in EXACT]
+    if exact or not failing:
+        return (exact or [None])[0]
+    return max(failing, key=lambda m: max(report.differences[m, q] for q in QUANTITIES))
+
+
+def _part_lines(report):
+    lines, method = [], diagnosed(report)
+    for (m, q), parts in report.parts.items():
+        if m != method:
+            continue
+        lines += ["", f"{QUANTITIES[q]} part by part, {m} vs {report.reference} (relative difference, share of "
+                      "‖a − b‖²; <- 90 % of it):"]
+        marked = _responsible(parts)
+        shown = max(len(marked), 5)
+        lines += [f"  {part.path:<24}{part.difference:>10.2e}{part.share:>9.1%}{'  <-' if part in marked else ''}"
+                  for part in parts[:shown]]
+        lines += [f"  … and {len(parts) - shown} more parts"] if len(parts) > shown else []
+    return lines
+
+
+def _responsible(parts):
+    """The fewest parts, largest share first, that together hold 90 % of the squared difference."""
+    held, marked = 0.0, []
+    for part in parts:
+        if held >= 0.9:
+            break
+        marked.append(part)
+        held += part.share
+    return marked
+
+
+def _refined_lines(report):
+    if not report.refined:
+        return []
+    return ["", f"again at {2 * report.n_steps} steps per interval, largest difference from {report.reference}: " +
+            ", ".join(f"{m} {gap:.2e}" for m, gap in report.refined.items())]
+
+
+def _verdict_lines(report):
+    lines = [""] + [textwrap.fill(f"verdict ({v.kind}): {v.text}", WIDTH, subsequent_indent="  ")
+                    for v in report.verdicts]
+    return lines if report.ok else lines + [f"FAIL: differences above {report.tol:.0e}"]

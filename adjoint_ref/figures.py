@@ -39,15 +39,19 @@ def figure(name, caption):
     return register
 
 
-def render(names=None, out="figures", quick=False, log=print):
-    """Draw the named figures (all by default) into the folder `out`; return the paths written."""
+def render(names=None, out="figures", quick=False, log=print, progress=None):
+    """Draw the named figures (all by default) into the folder `out`; return the paths written.
+
+    log(text) gets a line per file written; progress(done, total, name), if given, is called before each."""
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"names: unknown figure(s) {unknown}; known: {sorted(FIGURES)}")
     os.makedirs(out, exist_ok=True)
     paths = []
-    for name in names:
+    for done, name in enumerate(names):
+        if progress:
+            progress(done, len(names), name)
         start = time.perf_counter()
         path = os.path.join(out, name)
         draw_and_save(lambda: FIGURES[name][1](quick), path)

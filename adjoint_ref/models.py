@@ -11,10 +11,8 @@ from autograd.builtins import dict as traceable_dict
 from autograd.extend import defjvp_argnum, defvjp_argnums, primitive
 from autograd.tracer import isbox
 
+from .problem import Problem
 from .rk4 import integrate
-
-Problem = namedtuple("Problem", ["f", "z0", "theta", "ts", "loss"])
-Problem.__doc__ = """Everything `gradients` needs: dynamics f, initial state z0, parameters θ, times ts, loss."""
 
 
 def mlp_init(dim, hidden, seed=0):
@@ -144,6 +142,14 @@ def default_problem(hidden=16, batch=4, t1=1.0, seed=0, dim=2, n_times=5):
         return 0.5 * anp.sum((zs[1:] - targets) ** 2)
 
     return Problem(mlp_dynamics, z0, mlp_init(dim, hidden, seed), ts, loss)
+
+
+def observing_t0(problem):
+    """`problem` with ½‖z(t0)‖² added to its loss, so that the loss observes z(t0) as well: the adjoint's
+    λ then jumps at t0 too, and dL/dz0 gains z0 (what `adjoint-ref check --observe-t0` runs)."""
+    def loss(zs):
+        return problem.loss(zs) + 0.5 * anp.sum(zs[0] ** 2)
+    return problem._replace(loss=loss)
 
 
 def autonomous_mlp_dynamics(z, theta, t):

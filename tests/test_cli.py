@@ -11,8 +11,8 @@ from adjoint_ref.cli import main
 def test_check_is_the_default_and_passes(capsys):
     assert main(["--steps", "10", "--repeat", "1", "--hidden", "6"]) == 0
     out = capsys.readouterr().out
-    for word in ("adjoint vs backprop", "adjoint vs FD", "backprop vs FD", "dL/dz0", "dL/dθ", "dL/dts",
-                 "time per gradient", "finite_differences"):
+    for word in ("backprop (reference)", "discrete_adjoint", "checkpointed", "forward_sensitivity", "dL/dz0",
+                 "dL/dθ", "dL/dts", "time/grad", "finite_differences", "adjoint drift", "verdict (agree)"):
         assert word in out
     assert "FAIL" not in out
 

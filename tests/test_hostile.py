@@ -1,6 +1,6 @@
 """Hostile inputs: each gets either a clear error naming the argument or a documented behaviour.
 
-README.md ("Robustness") lists the same cases and what each gets. Plain bad values (NaN in z0,
+docs/robustness.md lists the same cases and what each gets. Plain bad values (NaN in z0,
 non-monotone ts, n_steps=0, ...) are in test_errors.py; blow-ups of smooth problems too.
 """
 import collections

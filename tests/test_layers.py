@@ -20,8 +20,8 @@ LAYERS = {
     "front API": ("__init__", "api", "check"),
     "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp",
                          "running_cost", "dopri5"),
-    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics", "files"),
-    "problems": ("models",),
+    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics", "files", "problem"),
+    "problems": ("models", "zoo"),
 }
 # What each layer may import: its own layer and those below it. The problems (models) use only
 # the numerics, and only teaching and commands use them.

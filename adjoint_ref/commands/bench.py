@@ -2,15 +2,20 @@
 import os
 
 from .. import bench, figures
+from ..adjoint import auto_checkpoints
 from ..models import default_problem
+from ..problem import as_problem
 from ..tree import ravel_tree
-from .options import check_outputs, output_folder
+from .options import UsageError, check_outputs, output_folder
+from .problem import add_problem_option, label
+from .progress import Progress, add_quiet_option
 
 HELP = "measure time, memory, f evaluations and VJPs per gradient for each method and step count"
 
 
 def add_arguments(parser):
-    """The options of `adjoint-ref bench`: --quick, --stages and the figure's folder."""
+    """The options of `adjoint-ref bench`: the problem, --quick, --stages, the figure's folder, --quiet."""
+    add_problem_option(parser, mlp_options=())
     parser.add_argument("--quick", action="store_true",
                         help="10 and 100 steps only (instead of 10 to 10000) and fewer timing rounds: a smoke "
                              "test in a few seconds")
@@ -18,16 +23,17 @@ def add_arguments(parser):
                         help="only profile one backward stage (CPU µs per call) and exit")
     parser.add_argument("--out", default=None, type=output_folder,
                         help="also draw memory_vs_steps.png from the measured rows into this folder (checked "
-                             "before measuring; e.g. --out figures --force to refresh the gallery's figure)")
+                             "before measuring; e.g. --out figures --force to refresh the gallery's figure; the "
+                             "default problem only)")
     parser.add_argument("--force", action="store_true", help="replace memory_vs_steps.png if --out holds it")
+    add_quiet_option(parser)
 
 
-def print_stages(quick):
-    """Print the CPU microseconds per call of f and of one backward stage on the default problem."""
-    problem = default_problem()
+def print_stages(problem, quick):
+    """Print the CPU microseconds per call of f and of one backward stage on `problem`."""
     times = bench.stage_times(problem, quick)
-    print(f"backward stage on the default problem (z0 {problem.z0.shape}, "
-          f"{ravel_tree(problem.theta).size} parameters), CPU µs per call, best of interleaved rounds:")
+    print(f"backward stage (z0 {problem.z0.shape}, {ravel_tree(problem.theta).size} parameters), CPU µs per call, "
+          "best of interleaved rounds:")
     for name, seconds in times.items():
         print(f"  {name:<60}{seconds * 1e6:>9.1f} µs")
 
@@ -36,18 +42,24 @@ def run(args):
     """Print the stage profile, then (unless --stages) the benchmark table and its ratios, and with --out
     draw its figure."""
     figure = None if args.out is None or args.stages else os.path.join(args.out, "memory_vs_steps.png")
+    if figure and args.problem is not None:
+        raise UsageError("--out draws the gallery's memory_vs_steps.png, which is measured on the default "
+                         "problem; leave out --problem or --out")
     check_outputs([figure] if figure else [], args.force)
-    print_stages(args.quick)
+    chosen = None if args.problem is None else as_problem(args.problem.make(), label(args.problem))
+    print_stages(chosen or default_problem(), args.quick)
     if args.stages:
         return 0
     sizes = bench.QUICK_SIZES if args.quick else bench.SIZES
-    p = bench.bench_problem()
-    print(f"\none gradient of the default problem on [0, 1] (z0 {p.z0.shape}, {ravel_tree(p.theta).size} "
-          f"parameters) per method and number of RK4 steps; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
-          f"({', '.join(str(bench.checkpoints_for(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
+    p = chosen or bench.bench_problem()
+    what = "the default problem on [0, 1]" if chosen is None else f"{label(args.problem)} ({len(p.ts)} times)"
+    print(f"\none gradient of {what} (z0 {p.z0.shape}, {ravel_tree(p.theta).size} parameters) per method and "
+          f"number of RK4 steps per interval; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
+          f"({', '.join(str(auto_checkpoints(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
           f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
           f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
-    rows = bench.measure(args.quick)
+    with Progress(args.quiet) as progress:
+        rows = bench.measure(args.quick, chosen, progress)
     print(bench.HEADER)
     for row in rows:
         print(bench.format_row(row))
@@ -55,7 +67,7 @@ def run(args):
     print("\nthe same gradient with adaptive Dormand–Prince steps (rtol = atol; steps accepted/rejected and f "
           "evaluations of the forward pass and of the adjoint's backward pass, each backward evaluation with "
           "its VJP; rel.err against the same reference):\n")
-    adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick))
+    adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick, chosen))
     print("\n".join(bench.adaptive_lines(adaptive)))
     if figure:
         figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)

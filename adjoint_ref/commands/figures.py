@@ -4,6 +4,7 @@ import os
 
 from .. import figures
 from .options import check_outputs, output_folder
+from .progress import Progress, add_quiet_option
 
 HELP = "regenerate the figure gallery (PNG files in figures/)"
 DESCRIPTION = (
@@ -20,7 +21,7 @@ def figure_name(text):
 
 
 def add_arguments(parser):
-    """The options of `adjoint-ref figures`: which figures, where, whether quick, and --force."""
+    """The options of `adjoint-ref figures`: which figures, where, whether quick, --force and --quiet."""
     parser.description = DESCRIPTION
     parser.add_argument("names", nargs="*", metavar="NAME", type=figure_name,
                         help="figure file names to draw (default: all registered figures)")
@@ -30,6 +31,7 @@ def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
                         help="cheapest settings that still draw every element (for smoke tests)")
     parser.add_argument("--force", action="store_true", help="replace figures that exist already in the folder")
+    add_quiet_option(parser)
 
 
 def run(args):
@@ -38,5 +40,6 @@ def run(args):
     out = args.out if args.out is not None else "figures_quick" if args.quick else "figures"
     names = args.names or list(figures.FIGURES)
     check_outputs([os.path.join(out, name) for name in names], args.force)
-    figures.render(names, out=out, quick=args.quick)
+    with Progress(args.quiet) as progress:
+        figures.render(names, out=out, quick=args.quick, log=progress.echo, progress=progress)
     return 0
