@@ -72,8 +72,9 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
     from CHECK_METHODS ("checkpointed" is the adjoint with checkpoints); None runs them all, except
     that finite differences and forward sensitivities, whose cost grows with the number of inputs
     (entries of z0, θ and ts), are skipped when estimated above BUDGET seconds, and a method whose
-    memory guard refuses (`memory.MemoryLimitError`) is skipped too (the report says so). checkpoints: how "adjoint" runs, as
-    in `gradients` (None, K or "auto"); "checkpointed" uses K, or ⌈√n_steps⌉. Each method is timed
+    memory guard refuses (`memory.MemoryLimitError`) is skipped too (the report says so).
+    checkpoints: how "adjoint" runs, as in `gradients` (None, K or "auto"); "checkpointed" uses K, or
+    ⌈√n_steps⌉. Each method is timed
     `repeat` times (the best counts). progress(done, total, label), if given, is called before each run.
     A difference above tol gets the parts that differ and a verdict, after a re-run at 2·n_steps.
     """
