@@ -13,7 +13,9 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref.adjoint import adjoint_gradients, drift_threshold
+from adjoint_ref import adjoint
+from adjoint_ref.adjoint import (DRIFT_FLOOR, DRIFT_MARGIN, adjoint_gradients, drift_threshold,
+                                 step_doubling_threshold)
 from adjoint_ref.models import contracting_problem, default_problem, linear_dynamics
 from adjoint_ref.rk4 import integrate
 from adjoint_ref.tree import ravel_tree
@@ -121,3 +123,29 @@ def test_finite_differences_work_for_times_far_from_zero():
     bp = ar.gradients(p.loss, f, p.z0, p.theta, p.ts + offset, 6, "backprop")
     assert relative(fd.ts, bp.ts) < 2 * (np.finfo(float).eps * offset) ** (2 / 3)
     assert relative(fd.theta, bp.theta) < 1e-8
+
+
+def test_a_fast_slow_system_is_measured_again_before_a_warning():
+    # FitzHugh–Nagumo (τ = 12.5): ‖f‖/‖z‖ underestimates its rate, so the free bound (ωh)⁴ is below the
+    # sound drift; RK4's own error, measured by step doubling, clears it. The warning stays quiet, and
+    # the drift stays well inside the measured threshold.
+    from adjoint_ref import zoo
+    p = zoo.ZOO["fitzhugh-nagumo"][0]()
+    for n_steps in (10, 40):
+        drift = []
+        zs, pullback = adjoint.solve(p.f, p.z0, p.theta, p.ts, n_steps, drift=drift)
+        pullback(grad(p.loss)(zs))
+        assert all(gap < threshold / 2 for _, gap, threshold in drift), drift
+
+
+def test_step_doubling_sees_rk4s_error_and_not_more():
+    # dz/dt = z: one RK4 step of h errs by e^h − (1 + h + h²/2 + h³/6 + h⁴/24) ≈ h⁵/120 relative.
+    f, h, n = (lambda z, theta, t: z), 0.1, 10
+    one_step = np.exp(h) - (1 + h + h ** 2 / 2 + h ** 3 / 6 + h ** 4 / 24)
+    threshold = step_doubling_threshold(f, None, ((np.ones(2), 0.0), (np.ones(2) * np.e, 1.0)), h, n)
+    assert 0.5 * DRIFT_MARGIN * n * one_step < threshold < 1.5 * DRIFT_MARGIN * n * one_step
+
+
+def test_a_zero_state_does_not_overflow_the_threshold():
+    with np.errstate(all="raise"):
+        assert drift_threshold(np.zeros(2), np.ones(2), 0.1) == DRIFT_FLOOR
