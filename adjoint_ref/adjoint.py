@@ -228,9 +228,10 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
     contracting dynamics the backward z drifts off the forward one like e^{kT} and the gradient
     is wrong. So at every observation time the backward z is compared with the stored forward z
     (free: both are at hand), and an `AdjointDriftWarning` is issued when the relative drift exceeds
-    both `drift_threshold` and, measured only then, `step_doubling_threshold`. checkpoints=K instead re-integrates z forwards from K checkpoints per
-    observation interval (memory O(K + n_steps/K); see `_checkpointed`); checkpoints="auto" runs the
-    backsolve and, if it drifted, runs again with K = ⌈√n_steps⌉ and says so.
+    both `drift_threshold` and, measured only then, `step_doubling_threshold`. checkpoints=K instead
+    re-integrates z forwards from K checkpoints per observation interval (memory O(K + n_steps/K); see
+    `_checkpointed`); checkpoints="auto" runs the backsolve and, if it drifted, runs again with
+    K = ⌈√n_steps⌉ and says so.
     If `drift` is a list, (t_i, relative drift, threshold) is appended for every interval (backsolve only).
     running_loss=g adds ∫_{t0}^{t_N} g(z, θ, t) dt to the loss: ∂g/∂z, ∂g/∂θ, ∂g/∂t join the right-hand
     sides (`with_running_cost`), and dL/dt_N gains g(z(t_N), θ, t_N); then dL/dt0 = −λ(t0⁺)·f − g(z0, θ, t0).
