@@ -230,7 +230,7 @@ def test_equations_command_prints_every_row_ok(capsys):
 
 def test_equations_command_fails_when_a_tolerance_is_too_tight(capsys, monkeypatch):
     # With ω = 1e-3 the O(h⁴) tolerance is ~1e-19, below every discretisation residual.
-    monkeypatch.setattr(equations, "RATE", 1e-3)
+    monkeypatch.setattr(equations, "fastest_rate", lambda jac: 1e-3)
     assert main(["equations", "--hidden", "4", "--steps", "4"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
@@ -312,3 +312,26 @@ def test_a_third_order_solver_fails_the_order_column(monkeypatch):
     row = next(r for r in rows if r.equation == "(3)")
     assert row.residual <= row.tol  # small enough by size alone: the order is what catches it
     assert 2.5 < equations.order(row) < 3.4 and not equations.passed(row)
+
+
+def test_the_rate_in_the_tolerance_is_the_problems_fastest():
+    # ω is RATE = 3 for the default MLP (‖∂f/∂z‖ ≈ 1), and ‖∂f/∂z‖₂ = 50 for the contracting flow.
+    from adjoint_ref.models import contracting_problem
+    for problem, expected in ((small_problem(), equations.RATE), (contracting_problem(), 50.0)):
+        path = lg.forward_path(problem.f, problem.z0, problem.theta, problem.ts, N_STEPS)
+        rate = equations.fastest_rate(lg.jacobians_along(problem.f, problem.theta, path, problem.z0.shape))
+        assert rate == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::adjoint_ref.adjoint.AdjointDriftWarning")  # both drift, and say so
+def test_equations_on_stiff_and_chaotic_zoo_problems():
+    # Lorenz (‖∂f/∂z‖ ≈ 32) passes every row once ω is the problem's own rate and the finite
+    # differences' floor is measured; on the contracting flow only the plain adjoint's own row
+    # fails, as it should: its backward z is garbage there (λ for the eq. (11) rows is then taken with
+    # checkpoints, so the equation itself still checks out).
+    from adjoint_ref import zoo
+    lorenz = equations.checked_rows(zoo.ZOO["lorenz"][0](), 120, log=quiet)
+    assert all(equations.passed(row) for row in lorenz), [row for row in lorenz if not equations.passed(row)]
+    contracting = equations.checked_rows(zoo.ZOO["contracting"][0](), 100, log=quiet)
+    failed = [row.what for row in contracting if not equations.passed(row)]
+    assert failed == ["term 3 = −∫_t1^t0 λ ∂f/∂θ dt vs adjoint dL/dθ  [adjoint λ]"]

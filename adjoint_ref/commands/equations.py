@@ -45,7 +45,8 @@ def run(args):
         rows = checked_rows(problem, steps, args.seed, log=progress.note)
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
           f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
-          f"tolerance: (ω h)⁴ = ({RATE:g} × {longest_step(problem.ts, steps):g})⁴ for O(h⁴) rows, "
+          f"tolerance: (ω h)⁴ for O(h⁴) rows, h = {longest_step(problem.ts, steps):g}, ω = {RATE:g} or the largest "
+          f"‖∂f/∂z‖ on the path if larger; "
           f"{ROUND_OFF:g} for round-off;\n"
           f"r(h/2), order: the residual again at half the step, and log₂(r(h) / r(h/2)), which must be at "
           f"least {MIN_ORDER:g} (order 4 expected) unless r(h) is at the round-off floor\n")
