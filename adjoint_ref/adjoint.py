@@ -78,7 +78,7 @@ def step_doubling_threshold(f, theta, ends, h, n_steps):
     def local_error(z, t, step):
         whole = rk4_step(f, z, theta, t, step)
         halves = rk4_step(f, rk4_step(f, z, theta, t, step / 2), theta, t + step / 2, step / 2)
-        return relative_drift(whole, halves) if np.linalg.norm(z) > 0 else float(np.linalg.norm(whole - halves))
+        return relative_drift(whole, halves)
 
     (z_start, t_start), (z_end, t_end) = ends
     worst = max(local_error(z_start, t_start, h), local_error(z_end, t_end, -h))
@@ -184,7 +184,7 @@ def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, 
     (memory O(K)). Then, segment by segment from the last, z is re-integrated forward from its
     checkpoint at half steps (memory O(n_steps / K)), so every RK4 stage of the backward step
     (at t, t − h/2, t − h) finds z(t) stored, and only [λ, a_θ, a_t] is integrated backwards.
-    Returns (that state, z(t_start)). g: a running cost or None.
+    g: a running cost or None.
     """
     h = (t_end - t_start) / n_steps
     bounds = segment_bounds(n_steps, checkpoints)
@@ -206,7 +206,7 @@ def _checkpointed(f, z_start, z_end, s, theta, t_end, t_start, n_steps, record, 
         if record is not None:
             record.extend((t, z_at(t), state) for t, state in steps)
         zs_half = None  # free this segment's states before the next segment stores its own
-    return s, z_start
+    return s
 
 
 def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None, drift=None,
@@ -246,34 +246,52 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
                 record.extend(steps)
             return result
         k, first = auto_checkpoints(n_steps), caught[0].message
-        warnings.warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k), stacklevel=2)
+        warnings.warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k), stacklevel=3)
         return adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, k, running_loss=running_loss)
-    n = zs[0].size
+    def interval(i, s, rate, steps):
+        if checkpoints is not None:
+            return _checkpointed(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, checkpoints,
+                                 running_loss)
+        s, z_back = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, running_loss)
+        h = (ts[i] - ts[i - 1]) / n_steps
+        gap = relative_drift(z_back, zs[i - 1])
+        threshold = max(drift_threshold(zs[i], rate(i), h), drift_threshold(zs[i - 1], rate(i - 1), h))
+        if gap > threshold:  # measure RK4's own error before saying anything
+            threshold = max(threshold, step_doubling_threshold(
+                f, theta, ((zs[i - 1], ts[i - 1]), (zs[i], ts[i])), h, n_steps))
+        _check_drift(gap, ts[i - 1], threshold, drift)
+        return s
+
+    return backward_sweep(f, zs, theta, ts, dL_dzs, interval, running_loss, record)
+
+
+def backward_sweep(f, zs, theta, ts, dL_dzs, interval, running_loss=None, record=None):
+    """What every continuous adjoint shares, whatever carries it across an interval: dL/dz0, dL/dθ (flat), dL/dts.
+
+    The state s = [λ, a_θ, a_t] starts at t_N as λ = ∂L/∂z(t_N), a_θ = 0, a_t = −dL/dt_N. Interval by
+    interval from the last, interval(i, s, rate, steps) carries it from t_i back to t_{i−1}⁺ (eqs. 11–12;
+    rate(j) = f(zs[j], θ, ts[j]), evaluated once per observation time; steps: the record or None).
+    At t_{i−1} λ jumps by ∂L/∂z(t_{i−1}), and a_t, for i − 1 ≥ 1, by −dL/dt_{i−1} = −∂L/∂z(t_{i−1})·f.
+    With a running cost g, dL/dt_N gains g(z(t_N), θ, t_N). `record` as in `adjoint_gradients`.
+    """
+    n, rates = zs[0].size, {}
+
+    def rate(j):
+        if j not in rates:
+            rates[j] = f(zs[j], theta, ts[j])
+        return rates[j]
+
     dL_dts = np.zeros(len(ts))
-    f_end = f(zs[-1], theta, ts[-1])  # f at the right end of the interval being solved
-    dL_dts[-1] = np.vdot(dL_dzs[-1], f_end)
+    dL_dts[-1] = np.vdot(dL_dzs[-1], rate(len(ts) - 1))
     if running_loss is not None:  # the upper limit of ∫ g dt moves with t_N
         dL_dts[-1] += np.sum(running_loss(zs[-1], theta, ts[-1]))
     s = np.concatenate([np.ravel(dL_dzs[-1]), np.zeros(tree.size(theta)), [-dL_dts[-1]]])  # λ(t_N), a_θ, a_t
     steps = None if record is None else [(ts[-1], zs[-1], s)]
     for i in range(len(ts) - 1, 0, -1):
-        if checkpoints is None:
-            s, z_back = _backsolve(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, running_loss)
-            f_start = f(zs[i - 1], theta, ts[i - 1])
-            h = (ts[i] - ts[i - 1]) / n_steps
-            gap = relative_drift(z_back, zs[i - 1])
-            threshold = max(drift_threshold(zs[i], f_end, h), drift_threshold(zs[i - 1], f_start, h))
-            if gap > threshold:  # measure RK4's own error before saying anything
-                threshold = max(threshold, step_doubling_threshold(
-                    f, theta, ((zs[i - 1], ts[i - 1]), (zs[i], ts[i])), h, n_steps))
-            _check_drift(gap, ts[i - 1], threshold, drift)
-        else:
-            s, _ = _checkpointed(f, zs[i - 1], zs[i], s, theta, ts[i], ts[i - 1], n_steps, steps, checkpoints,
-                                 running_loss)
-            f_start = f(zs[i - 1], theta, ts[i - 1]) if i - 1 > 0 else None
-        s, f_end = s.copy(), f_start
+        s = interval(i, s, rate, steps).copy()
+        rates.pop(i, None)
         if i - 1 > 0:  # the jump of a_t at an intermediate observation time
-            dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f_start)
+            dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate(i - 1))
             s[-1] -= dL_dts[i - 1]
         s[:n] += np.ravel(dL_dzs[i - 1])  # the jump of λ: λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i)
         if steps is not None:
@@ -289,7 +307,7 @@ def _check_drift(gap, t, threshold, drift):
     if drift is not None:
         drift.append((float(t), gap, threshold))
     if not gap <= threshold:
-        warnings.warn(AdjointDriftWarning(float(t), gap, threshold), stacklevel=4)
+        warnings.warn(AdjointDriftWarning(float(t), gap, threshold), stacklevel=6)  # the caller of gradients
 
 
 def solve(f, z0, theta, ts, n_steps, checkpoints=None, drift=None):

@@ -246,7 +246,7 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     if running_loss is not None:
         validate.check_running_loss(running_loss, z0, theta, ts[0])
     pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
-    # the pullback is called here, so that its AdjointDriftWarning (stacklevel 4) names the caller's line
+    # the pullback is called here, so that its AdjointDriftWarning (stacklevel 6) names the caller's line
     return collected(method, value, pullback(dL_dzs), theta)
 
 

@@ -24,6 +24,7 @@
 "forward", and for the adjoint those of the backward solve under "backward" (there f_evals counts
 evaluations of the augmented dynamics: one f and one vector–Jacobian product each).
 """
+import functools
 import numbers
 import warnings
 from collections import namedtuple
@@ -31,9 +32,8 @@ from collections import namedtuple
 import numpy as np
 from autograd import make_vjp
 
-from . import tree
 from .adaptive import Adaptive, Replay, counting, integrate, solve_interval
-from .adjoint import DRIFT_FLOOR, AdjointDriftWarning, augmented_dynamics, relative_drift
+from .adjoint import DRIFT_FLOOR, AdjointDriftWarning, augmented_dynamics, backward_sweep, relative_drift
 from .finite_differences import pullback_of as finite_differences_of
 from .tree import ravel_tree
 
@@ -82,8 +82,8 @@ def adjoint_gradients(f, zs, theta, ts, dL_dzs, tol, stats=None):
 
     On each interval, from t_i back to t_{i−1}, the augmented state s = [z, λ, a_θ, a_t] starts from the
     stored forward z(t_i) and follows ds/dt = [f, −λ ∂f/∂z, −λ ∂f/∂θ, −λ ∂f/∂t]
-    (`adjoint.augmented_dynamics`). At each observation time λ jumps by ∂L/∂z(t_i) and a_t by
-    −∂L/∂z(t_i)·f(z(t_i), θ, t_i), which is dL/dt_i (the conventions of `adjoint.adjoint_gradients`).
+    (`adjoint.augmented_dynamics`); the jumps at the observation times are those of every continuous
+    adjoint (`adjoint.backward_sweep`).
     The step sizes carry over from one interval to the next; the error is measured on all of s, or on
     [z, λ] only when tol.seminorm. At each observation time the backward z is compared with the stored
     forward z (`check_drift`, an AdjointDriftWarning), and a backward z that blows up stops the solve
@@ -93,20 +93,15 @@ def adjoint_gradients(f, zs, theta, ts, dL_dzs, tol, stats=None):
     steps = Adaptive(tol.adjoint_rtol, tol.adjoint_atol, 2 * n if tol.seminorm else None, "backward",
                      watch=blow_up_guard(n, zs))
     ds_dt = counting(augmented_dynamics(f, zs[0].shape), steps.stats)
-    dL_dts = np.zeros(len(ts))
-    dL_dts[-1] = np.vdot(dL_dzs[-1], f(zs[-1], theta, ts[-1]))
-    s = np.concatenate([np.ravel(dL_dzs[-1]), np.zeros(tree.size(theta)), [-dL_dts[-1]]])  # λ(t_N), a_θ, a_t
-    for i in range(len(ts) - 1, 0, -1):
+
+    def interval(i, s, rate, record):
         end, _ = solve_interval(ds_dt, np.concatenate([np.ravel(zs[i]), s]), theta, ts[i], ts[i - 1], steps)
         check_drift(end[:n], zs[i - 1], ts[i - 1], tol)
-        s = end[n:].copy()
-        if i - 1 > 0:  # the jump of a_t at an intermediate observation time
-            dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], f(zs[i - 1], theta, ts[i - 1]))
-            s[-1] -= dL_dts[i - 1]
-        s[:n] += np.ravel(dL_dzs[i - 1])  # the jump of λ: λ(t_i⁻) = λ(t_i⁺) + ∂L/∂z(t_i)
+        return end[n:]
+
+    gradients = backward_sweep(f, zs, theta, ts, dL_dzs, interval)
     _report(stats, "backward", steps)
-    dL_dts[0] = s[-1]
-    return s[:n].reshape(zs[0].shape), s[n:-1], dL_dts
+    return gradients
 
 
 def check_drift(z_back, z, t, tol):
@@ -126,7 +121,7 @@ def check_drift(z_back, z, t, tol):
     drift = relative_drift(z_back, z)
     if not drift <= threshold:
         warnings.warn(AdjointDriftWarning(float(t), drift, threshold, allows=f"{DRIFT_FACTOR:g} times the tolerances",
-                                          remedy="the gradient may be wrong: " + DRIFT_REMEDY), stacklevel=4)
+                                          remedy="the gradient may be wrong: " + DRIFT_REMEDY), stacklevel=6)
 
 
 def blow_up_guard(n, zs):
@@ -155,7 +150,7 @@ def forward(f, z0, theta, ts, tol, stats=None):
 def adjoint(f, z0, theta, ts, tol, stats=None):
     """The gradient method "adjoint" with dopri5: the adaptive forward solve and `adjoint_gradients`."""
     zs, _ = forward(f, z0, theta, ts, tol, stats)
-    return zs, lambda dL_dzs: adjoint_gradients(f, zs, theta, ts, dL_dzs, tol, stats)
+    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, tol=tol, stats=stats)
 
 
 def backprop(f, z0, theta, ts, tol, stats=None):

@@ -149,3 +149,11 @@ def test_step_doubling_sees_rk4s_error_and_not_more():
 def test_a_zero_state_does_not_overflow_the_threshold():
     with np.errstate(all="raise"):
         assert drift_threshold(np.zeros(2), np.ones(2), 0.1) == DRIFT_FLOOR
+
+
+def test_the_warnings_name_the_callers_line():
+    p = contracting_problem()
+    for options in ({}, {"checkpoints": "auto"}):
+        with pytest.warns(ar.AdjointDriftWarning) as caught:
+            ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 100, **options)
+        assert caught[-1].filename == __file__, options
