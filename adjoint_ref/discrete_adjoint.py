@@ -19,12 +19,13 @@ from . import tree
 from .fast_vjp import vjp_of
 from .memory import check_stored_states
 from .rk4 import integrate, step_states
+from .tableau import RK4
 
-# The classical RK4 tableau: stage i is evaluated at (z + A[i] h k_{i−1}, t + C[i] h) and the step
-# is z + h Σ B[i] k_i. The products below match `rk4.rk4_step` exactly (h/2 = 0.5 h in floats).
-A = (0.0, 0.5, 0.5, 1.0)
-C = (0.0, 0.5, 0.5, 1.0)
-B = (1 / 6, 1 / 3, 1 / 3, 1 / 6)
+# Classical RK4 (`tableau.RK4`): stage i is evaluated at (z + A[i] h k_{i−1}, t + C[i] h), each stage
+# reading only the one before it, and the step is z + h Σ B[i] k_i. The products below match
+# `rk4.rk4_step` exactly (h/2 = 0.5 h in floats).
+A = (0.0,) + tuple(row[-1] for row in RK4.A[1:])
+C, B = RK4.c, RK4.b
 
 
 def step_transpose(vjp_of_f, z, theta, t, h, lam):
