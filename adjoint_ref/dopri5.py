@@ -30,12 +30,11 @@ import warnings
 from collections import namedtuple
 
 import numpy as np
-from autograd import make_vjp
 
 from .adaptive import Adaptive, Replay, counting, integrate, solve_interval
 from .adjoint import DRIFT_FLOOR, AdjointDriftWarning, augmented_dynamics, backward_sweep, relative_drift
 from .finite_differences import pullback_of as finite_differences_of
-from .tree import ravel_tree
+from .methods import recorded
 
 RTOL, ATOL = 1e-7, 1e-9  # the defaults of torchdiffeq's odeint
 DRIFT_FACTOR = 1000.0  # backward z further than this many tolerances from the forward z: warn (`check_drift`)
@@ -157,13 +156,8 @@ def backprop(f, z0, theta, ts, tol, stats=None):
     """The gradient method "backprop" with dopri5: autograd records the adaptive forward solve and
     reverses its accepted steps, with their sizes held fixed (module docstring)."""
     steps = Adaptive(tol.rtol, tol.atol)
-    vjp, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, steps)
+    zs, pullback = recorded(integrate, f, z0, theta, ts, steps)
     _report(stats, "forward", steps)
-
-    def pullback(dL_dzs):
-        g_z0, g_theta, g_ts = vjp(dL_dzs)
-        return g_z0, ravel_tree(g_theta), g_ts
-
     return zs, pullback
 
 

@@ -22,7 +22,13 @@ def backprop(f, z0, theta, ts, n_steps):
     """The gradient method "backprop": autograd records every RK4 stage of the forward pass and
     reverses the recording (memory grows with n_steps; guarded by `memory.check_backprop_memory`)."""
     check_backprop_memory(f, z0, theta, ts, n_steps)
-    vjp, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, n_steps)
+    return recorded(integrate, f, z0, theta, ts, n_steps)
+
+
+def recorded(integrate, f, z0, theta, ts, grid):
+    """(zs, pullback) of zs = integrate(f, z0, θ, ts, grid), recorded by autograd: the pullback reverses
+    the recording and returns (dL/dz0, dL/dθ flat, dL/dts). Backprop for any solver."""
+    vjp, zs = make_vjp(integrate, argnum=(1, 2, 3))(f, z0, theta, ts, grid)
 
     def pullback(dL_dzs):
         with np.errstate(over="ignore", invalid="ignore"):  # rk4.finite_state reports it, with the time
