@@ -13,7 +13,6 @@ from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import getval
 
 from . import dopri5, running_cost, validate
-from .adjoint import check_checkpoint_memory
 from .memory import check_backprop_memory
 from .methods import METHODS
 from .rk4 import integrate
@@ -114,8 +113,6 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
         if validate.is_traced(z0, theta, ts):
             check_backprop_memory(f, z0, theta, ts, grid)
         return integrate(f, z0, theta, ts, grid)
-    if solver == "rk4" and validate.is_traced(z0, theta, ts):
-        check_checkpoint_memory(z0, grid, options.get("checkpoints"))
 
     def solve(f, z0, theta, ts):
         return table["adjoint"](f, z0, theta, ts, grid, **options)

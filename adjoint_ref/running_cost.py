@@ -10,6 +10,8 @@ The continuous adjoint instead adds the running cost's gradient to its equations
 dλ/dt = −λ ∂f/∂z − ∂g/∂z, da_θ/dt = −λ ∂f/∂θ − ∂g/∂θ, and dL/dt_N gains g(z(t_N), θ, t_N). It agrees
 with the others to O(h⁴), like every continuous-adjoint gradient.
 """
+import functools
+
 import autograd.numpy as anp
 import numpy as np
 
@@ -40,8 +42,8 @@ def solve(method, f, g, z0, theta, ts, n_steps, **options):
     if method == "adjoint":
         Zs = integrate(extended, Z0, theta, ts, n_steps)
         zs = Zs[:, :n].reshape((len(ts),) + z0.shape)
-        return zs, Zs[-1, n], lambda dL_dzs: adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs,
-                                                               running_loss=g, **options)
+        return zs, Zs[-1, n], functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, running_loss=g,
+                                                **options)
     Zs, extended_pullback = METHODS[method](extended, Z0, theta, ts, n_steps, **options)
 
     def pullback(dL_dzs):
