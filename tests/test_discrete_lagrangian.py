@@ -1,8 +1,9 @@
 """The discrete adjoint from the Lagrangian of the RK4 equations (derivation/README.md, (D1)–(D4)).
 
-The recursion for the stage multipliers μ_{k,i} and the step multipliers λ_k is written out here from
-the page, with autograd's make_vjp of f for each product, and compared with the package's transposed
-step (`discrete_adjoint.step_transpose`) and with autograd's VJP of a whole RK4 step: all three are
+The recursion for the stage multipliers μ_{k,i} and the step multipliers λ_k as the page writes it
+(exercise 9's reference answer, with autograd's make_vjp of f for each product) is compared with the
+package's transposed step (`discrete_adjoint.step_transpose`) and with autograd's VJP of a whole RK4
+step: all three are
 the same arithmetic in different orders, so they agree to round-off. Then the multipliers λ_k are
 compared with the continuous λ(t_k): the gap must fall like h⁴.
 """
@@ -13,15 +14,13 @@ from autograd import grad, make_vjp
 
 from adjoint_ref.adjoint import adjoint_gradients
 from adjoint_ref.discrete_adjoint import step_transpose
+from adjoint_ref.exercises.solutions.ex9_step_multipliers import step_multipliers
 from adjoint_ref.fast_vjp import vjp_of
 from adjoint_ref.models import default_problem, shear_problem
 from adjoint_ref.rk4 import integrate, rk4_step, step_states
 from reference import relative
 
 ROUND_OFF = 1e-12
-a = (0.0, 0.5, 0.5, 1.0)  # a_i: stage i reads Y_i = z + h a_i k_{i−1}
-c = (0.0, 0.5, 0.5, 1.0)
-b = (1 / 6, 1 / 3, 1 / 3, 1 / 6)
 
 
 def f(z, theta, t):
@@ -29,22 +28,9 @@ def f(z, theta, t):
 
 
 def stage_multipliers(z, theta, t, h, lam_next):
-    """(D3)–(D4) for one step: λ_k and the step's Σ_i μ_i ∂f/∂θ(Y_i), from λ_{k+1}."""
-    stages, vjps = [], []
-    for i in range(4):
-        Y = z if i == 0 else z + h * a[i] * stages[-1]
-        vjp, k = make_vjp(f, argnum=(0, 1))(Y, theta, t + c[i] * h)
-        stages.append(k)
-        vjps.append(vjp)
-    mu = [None] * 4
-    mu[3] = h * b[3] * lam_next
-    mu_fz = [None] * 4
-    mu_fz[3], theta_part = vjps[3](mu[3])
-    for i in (2, 1, 0):  # μ_i = h b_i λ_{k+1} + h a_{i+1} μ_{i+1} ∂f/∂z(Y_{i+1})
-        mu[i] = h * b[i] * lam_next + h * a[i + 1] * mu_fz[i + 1]
-        mu_fz[i], mu_ftheta = vjps[i](mu[i])
-        theta_part = theta_part + mu_ftheta
-    return lam_next + sum(mu_fz), theta_part
+    """(D3)–(D4) for one step, λ_k and the step's Σ_i μ_i ∂f/∂θ(Y_i) from λ_{k+1}: the recursion as the
+    page writes it, which is exercise 9's reference answer."""
+    return step_multipliers(f, z, theta, t, h, lam_next)
 
 
 @pytest.mark.parametrize("shape, h", [((3,), 0.3), ((4, 3), 0.2), ((3,), -0.25)], ids=["one", "batch", "backwards"])
