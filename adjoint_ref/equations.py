@@ -139,36 +139,38 @@ def evaluate(problem, n_steps, seed=0, log=print):
                       observing_t0, seed, fastest_rate(jac))
 
 
-def path_variation(ev, epsilon):
-    """ψ of eq. (4) with the adjoint λ, along the varied path z + ε η instead of the solution z.
+def path_variation(ev):
+    """η(t) and η̇(t) on the grid: per component, Σ a (sin(ω (t − t0) + φ) − sin φ), which vanishes at t0
+    (z0 is fixed) — the arbitrary smooth function of `lagrangian.smooth_multiplier`, shifted."""
+    t, ts, n = ev.path.t, ev.problem.ts, ev.problem.z0.size
+    wave = lg.smooth_multiplier(t - ts[0], n, ev.seed + 11, waves=2)
+    start = lg.smooth_multiplier(np.zeros_like(t), n, ev.seed + 11, waves=2)
+    return wave.lam - start.lam, wave.lam_dot
 
-    η(t) = Σ a sin(ω (t − t0)) per component vanishes at t0 (z0 is fixed); ż of the varied path
-    is ż + ε η̇ (ż by five-point differences), and F = ż − f(z + ε η) is evaluated with f itself.
-    """
+
+def varied_lagrangian(ev, eta, eta_dot, epsilon):
+    """ψ of eq. (4) with the adjoint λ, along the varied path z + ε η instead of the solution z: ż of the
+    varied path is ż + ε η̇ (ż by five-point differences), and F = ż − f(z + ε η) is evaluated with f itself."""
     f, z0, theta, ts, loss = ev.problem
-    path, lam = ev.path, ev.adjoint.lam
-    wave = lg.smooth_multiplier(path.t - ts[0], z0.size, ev.seed + 11, waves=2)
-    start = lg.smooth_multiplier(np.zeros_like(path.t), z0.size, ev.seed + 11, waves=2)
-    eta, eta_dot = wave.lam - start.lam, wave.lam_dot
+    path = ev.path
     z = path.z + epsilon * eta
     z_dot = lg.grid_derivative(path.z, path.t) + epsilon * eta_dot
     f_values = np.array([[np.ravel(f(zk.reshape(z0.shape), theta, tk)) for tk, zk in zip(t_row, z_row)]
                          for t_row, z_row in zip(path.t, z)])
     observed = lg.at_observation_times(z).reshape((len(ts),) + z0.shape)
-    return lg.eq4_lagrangian(loss(observed), lam, lg.eq1_constraint(z_dot, f_values), path.t)
+    return lg.eq4_lagrangian(loss(observed), ev.adjoint.lam, lg.eq1_constraint(z_dot, f_values), path.t)
 
 
 def stationarity(ev, delta=1e-3):
-    """(dψ/dε, dL/dε) at ε = 0 along `path_variation`, by five-point differences in ε (error O(δ⁴)).
+    """(dψ/dε, dL/dε) at ε = 0 along the path variation z + ε η (`path_variation`): dψ/dε by five-point
+    differences in ε (error O(δ⁴)), dL/dε = Σ ∂L/∂z(t_i)·η(t_i) exactly.
 
-    With the adjoint λ, ψ is stationary: dψ/dε = 0 while L itself changes (dL/dε = Σ ∂L/∂z(t_i)·η(t_i)).
-    That is why λ is chosen as it is, and a sign error in eq. (4) doubles dψ/dε instead of cancelling it.
+    With the adjoint λ, ψ is stationary: dψ/dε = 0 while L itself changes. That is why λ is chosen as
+    it is, and a sign error in eq. (4) doubles dψ/dε instead of cancelling it.
     """
-    values = [path_variation(ev, k * delta) for k in (-2, -1, 0, 1, 2)]
-    dpsi = float(np.dot(lg.CENTRED, values) / delta)
-    loss_at = [path_variation(ev._replace(adjoint=ev.adjoint._replace(lam=0 * ev.adjoint.lam)), k * delta)
-               for k in (-2, -1, 0, 1, 2)]
-    return dpsi, float(np.dot(lg.CENTRED, loss_at) / delta)
+    eta, eta_dot = path_variation(ev)
+    dpsi = sum(c * varied_lagrangian(ev, eta, eta_dot, k * delta) for k, c in zip(range(-2, 3), lg.CENTRED) if c)
+    return float(dpsi / delta), float(np.sum(ev.dL_dzs * lg.at_observation_times(eta)))
 
 
 def equation_rows(ev):
