@@ -20,7 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .validate import as_n_steps, problem as validated_problem
+from .validate import as_n_steps, inputs
 from autograd import jacobian, make_jvp
 
 from .adjoint import adjoint_gradients
@@ -118,7 +118,8 @@ def forward_path(f, z0, theta, ts, n_steps):
     n_steps + 1 grid points (n_steps even, ≥ 4). z here is exactly RK4's z: augmenting the state
     with S does not change the arithmetic on z.
     """
-    z0, theta, ts, n_steps = validated_problem(f, z0, theta, ts, grid_steps(n_steps))
+    z0, theta, ts = inputs(f, z0, theta, ts)
+    n_steps = grid_steps(n_steps)
     record = []
     forward_sensitivities(f, z0, theta, ts, n_steps, record)
     grid = [record[i * n_steps:(i + 1) * n_steps + 1] for i in range(len(ts) - 1)]

@@ -24,7 +24,7 @@ def as_problem(value, source):
         raise TypeError(f"{source} returned {type(value).__name__}, not an adjoint_ref.Problem(f, z0, theta, ts, "
                         "loss)")
     try:
-        z0, theta, ts, _ = validate.problem(value.f, value.z0, value.theta, value.ts, 1)
+        z0, theta, ts = validate.inputs(value.f, value.z0, value.theta, value.ts)
         if not callable(value.loss):
             raise TypeError(f"loss must be callable as loss(zs), got {type(value.loss).__name__}")
     except Exception as err:  # f is the user's code and may raise anything

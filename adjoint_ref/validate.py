@@ -213,12 +213,6 @@ def is_traced(*args):
     return any(isbox(leaf) for arg in args for leaf in leaves(arg))
 
 
-def problem(f, z0, theta, ts, n_steps):
-    """(z0, θ, ts, n_steps) validated together, with f called once at (z0, θ, ts[0]) to check it."""
-    z0, theta, ts = inputs(f, z0, theta, ts)
-    return z0, theta, ts, as_n_steps(n_steps)
-
-
 def inputs(f, z0, theta, ts):
     """(z0, θ, ts) validated together, with f called once at (z0, θ, ts[0]) to check it."""
     z0 = as_float_array(z0, "z0")
