@@ -8,8 +8,8 @@
 """
 from .adjoint import AdjointDriftWarning
 from .api import DenseGridWarning, Gradients, gradients, odeint
-from .check import check
-from .problem import Problem
+from .diagnostics.check import check
+from .problems.problem import Problem
 
 __all__ = ["AdjointDriftWarning", "DenseGridWarning", "Gradients", "Problem", "check", "gradients", "odeint"]
-__version__ = "0.2.0"  # the one place the version is written: setup.cfg, CITATION.cff and --version read it
+__version__ = "0.3.0"  # the one place the version is written: setup.cfg, CITATION.cff and --version read it

@@ -23,7 +23,7 @@ from autograd.tracer import getval
 
 from .rk4 import finite_state
 from .tableau import DOPRI5, rk_step
-from .tree import values
+from ._impl.tree import values
 
 SAFETY = 0.9  # aim the next step at 0.9^5 ≈ 0.6 of the tolerance, so that it is rarely rejected
 MIN_FACTOR, MAX_FACTOR = 0.2, 10.0  # the most a step size may shrink or grow from one step to the next

@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
-from . import tree
-from .fast_vjp import vjp_of
-from .memory import check_stored_states
+from ._impl import tree
+from ._impl.fast_vjp import vjp_of
+from ._impl.memory import check_stored_states
 from .rk4 import integrate, rk4_step, solve_interval, step_states
 
 

@@ -12,11 +12,12 @@ from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tupl
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import getval
 
-from . import dopri5, running_cost, validate
-from .memory import check_backprop_memory
+from . import dopri5, running_cost
+from ._impl import validate
+from ._impl.memory import check_backprop_memory
 from .methods import METHODS
 from .rk4 import integrate
-from .tree import unravel_like
+from ._impl.tree import unravel_like
 
 DEFAULT_N_STEPS = 20  # RK4 steps per observation interval
 DENSE_GRID = 100  # from this many observation times on, leaving n_steps at its default gets a warning

@@ -15,9 +15,9 @@ only the step states z_k of one observation interval are stored, not autograd's 
 """
 import numpy as np
 
-from . import tree
-from .fast_vjp import vjp_of
-from .memory import check_stored_states
+from ._impl import tree
+from ._impl.fast_vjp import vjp_of
+from ._impl.memory import check_stored_states
 from .rk4 import integrate, step_states
 from .tableau import RK4
 

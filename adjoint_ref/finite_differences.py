@@ -17,7 +17,7 @@ is O(δ²) relative to the scale s on which zs varies with p, the round-off O(ε
 import numpy as np
 
 from .rk4 import integrate
-from .tree import leaves, ravel_tree, unravel_like
+from ._impl.tree import leaves, ravel_tree, unravel_like
 
 EPS = np.finfo(np.float64).eps
 STEP = EPS ** (1 / 3)

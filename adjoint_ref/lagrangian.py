@@ -20,12 +20,12 @@ from collections import namedtuple
 
 import numpy as np
 
-from .validate import as_n_steps, inputs
+from ._impl.validate import as_n_steps, inputs
 from autograd import jacobian, make_jvp
 
 from .adjoint import adjoint_gradients
 from .sensitivity import forward_sensitivities
-from .tree import ravel_tree, unravel_like
+from ._impl.tree import ravel_tree, unravel_like
 
 Path = namedtuple("Path", ["t", "z", "S"])
 Path.__doc__ = """The forward solution on the grid: times t (M, K), states z (M, K, n), S = dz/dθ (M, K, n, P)."""

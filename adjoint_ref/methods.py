@@ -13,9 +13,9 @@ import numpy as np
 from autograd import make_vjp
 
 from . import adjoint, discrete_adjoint, finite_differences, sensitivity
-from .memory import check_backprop_memory
+from ._impl.memory import check_backprop_memory
 from .rk4 import integrate
-from .tree import ravel_tree
+from ._impl.tree import ravel_tree
 
 
 def backprop(f, z0, theta, ts, n_steps):

@@ -9,7 +9,7 @@ import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval
 
-from .validate import add_note, check_finite_state
+from ._impl.validate import add_note, check_finite_state
 
 
 def rk4_step(f, z, theta, t, h):

@@ -16,8 +16,8 @@ RK4 solution: its dL/dz0 and dL/dθ equal backprop's up to round-off.
 """
 import numpy as np
 
-from . import tree
-from .fast_vjp import vjp_of
+from ._impl import tree
+from ._impl.fast_vjp import vjp_of
 from .rk4 import solve_interval
 
 

@@ -4,10 +4,10 @@ import autograd.core
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref import fast_vjp
-from adjoint_ref.bench import CountedDynamics
+from adjoint_ref._impl import fast_vjp
+from adjoint_ref.diagnostics.bench import CountedDynamics
 from adjoint_ref.cli import main
-from adjoint_ref.models import default_problem
+from adjoint_ref.problems.models import default_problem
 
 N, M = 6, 2  # RK4 steps per interval, observation intervals
 K = 4  # checkpoints: segments of 1, 2, 1 and 2 steps; the sweep placing them covers all but the last

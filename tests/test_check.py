@@ -12,8 +12,8 @@ import pytest
 from autograd.extend import defvjp, primitive
 
 import adjoint_ref as ar
-from adjoint_ref.check import CHECK_METHODS, Part, part_differences, verdict
-from adjoint_ref.models import contracting_problem, default_problem
+from adjoint_ref.diagnostics.check import CHECK_METHODS, Part, part_differences, verdict
+from adjoint_ref.problems.models import contracting_problem, default_problem
 
 
 @primitive
@@ -173,7 +173,7 @@ def test_methods_budget_and_progress(monkeypatch):
     report = run_check(p, 4, tol=1e-3, methods=["adjoint", "backprop"], progress=lambda *a: calls.append(a))
     assert report.methods == ["backprop", "adjoint"] and report.skipped == {}
     assert [c[:2] for c in calls] == [(0, 2), (1, 2)] and "adjoint at 4 steps" in calls[1][2]
-    monkeypatch.setattr(sys.modules["adjoint_ref.check"], "BUDGET", 0.0)  # ar.check is the function
+    monkeypatch.setattr(sys.modules["adjoint_ref.diagnostics.check"], "BUDGET", 0.0)  # ar.check is the function
     report = run_check(p, 4)
     assert set(report.skipped) == {"finite_differences", "forward_sensitivity"}
     assert "skipped: finite_differences: " in str(report) and "name it in methods" in str(report)

@@ -14,7 +14,7 @@ from autograd import grad
 
 import adjoint_ref as ar
 from adjoint_ref.adjoint import adjoint_gradients
-from adjoint_ref.models import contracting_problem, default_problem
+from adjoint_ref.problems.models import contracting_problem, default_problem
 from adjoint_ref.rk4 import integrate, step_states
 from reference import expm_derivative, relative, rk4_error_bound
 

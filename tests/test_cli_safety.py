@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from adjoint_ref import cli, train
+from adjoint_ref import cli
+from adjoint_ref.cli import train
 from adjoint_ref.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +161,7 @@ def test_figures_replace_existing_files_only_with_force(tmp_path, capsys):
 
 def test_bench_refuses_to_replace_its_figure_before_measuring(tmp_path, capsys, monkeypatch):
     (tmp_path / "memory_vs_steps.png").write_bytes(b"kept")
-    monkeypatch.setattr(cli.bench, "print_stages", lambda quick: pytest.fail("measured before checking"))
+    monkeypatch.setattr(cli.COMMANDS["bench"], "print_stages", lambda quick: pytest.fail("measured before checking"))
     status, error = status_and_error(["bench", "--quick", "--out", str(tmp_path)], capsys)
     assert status == 2 and "memory_vs_steps.png already exists" in error
 
@@ -186,7 +187,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 
 def test_interrupted_file_takes_a_free_name(tmp_path):
-    from adjoint_ref.commands.train import save_interrupted
+    from adjoint_ref.cli.commands.train import save_interrupted
 
     (tmp_path / "theta.interrupted.npz").write_bytes(b"an earlier interruption")
     stop = train.Interrupted(train.initial_parameters(2, 0), 5, 10)

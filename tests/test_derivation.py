@@ -32,10 +32,11 @@ def sections():
 
 
 def function_exists(label, target):
-    """A link to ../adjoint_ref/<module>.py whose text is <module>.<function> (or <function>)."""
+    """A link to ../adjoint_ref/[<folder>/]<module>.py whose text is <module>.<function> (or <function>)."""
     module_name = Path(target).stem
+    dotted = ".".join(Path(target).with_suffix("").parts[Path(target).parts.index("adjoint_ref"):])
     prefix, _, name = label.rpartition(".")
-    module = importlib.import_module(f"adjoint_ref.{module_name}")
+    module = importlib.import_module(dotted.removesuffix(".__init__"))
     return prefix in ("", module_name) and callable(getattr(module, name, None))
 
 

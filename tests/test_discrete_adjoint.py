@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref.models import default_problem
+from adjoint_ref.problems.models import default_problem
 from reference import relative
 
 ROUND_OFF = 1e-12
@@ -39,7 +39,7 @@ def test_list_of_arrays_parameters_and_a_time_free_f():
     def f(z, theta, t):
         return anp.tanh(anp.dot(z, theta[0]) + theta[1])
 
-    p = ar.models.Problem(f, rng.normal(size=3), theta, np.array([0.0, 0.3, 1.0]), lambda zs: anp.sum(zs ** 3))
+    p = ar.Problem(f, rng.normal(size=3), theta, np.array([0.0, 0.3, 1.0]), lambda zs: anp.sum(zs ** 3))
     discrete, backprop = both(p, 7)
     assert isinstance(discrete.theta, list)
     for q in ("z0", "theta", "ts"):

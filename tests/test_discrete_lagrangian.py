@@ -15,8 +15,8 @@ from autograd import grad, make_vjp
 from adjoint_ref.adjoint import adjoint_gradients
 from adjoint_ref.discrete_adjoint import step_transpose
 from adjoint_ref.exercises.solutions.ex9_step_multipliers import step_multipliers
-from adjoint_ref.fast_vjp import vjp_of
-from adjoint_ref.models import default_problem, shear_problem
+from adjoint_ref._impl.fast_vjp import vjp_of
+from adjoint_ref.problems.models import default_problem, shear_problem
 from adjoint_ref.rk4 import integrate, rk4_step, step_states
 from reference import relative
 

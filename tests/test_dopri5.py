@@ -11,10 +11,10 @@ from autograd import grad
 
 import adjoint_ref as ar
 from adjoint_ref import adaptive
-from adjoint_ref.models import contracting_problem, default_problem
+from adjoint_ref.problems.models import contracting_problem, default_problem
 from adjoint_ref.rk4 import rk4_step
 from adjoint_ref.tableau import DOPRI5, RK4, rk_step
-from adjoint_ref.tree import ravel_tree
+from adjoint_ref._impl.tree import ravel_tree
 from reference import expm, expm_derivative, relative
 
 ADAPTIVE_METHODS = [("adjoint", {}), ("adjoint", {"seminorm": True}), ("backprop", {}), ("finite_differences", {})]

@@ -16,9 +16,9 @@ import adjoint_ref as ar
 from adjoint_ref import adjoint
 from adjoint_ref.adjoint import (DRIFT_FLOOR, DRIFT_MARGIN, adjoint_gradients, drift_threshold,
                                  step_doubling_threshold)
-from adjoint_ref.models import contracting_problem, default_problem, linear_dynamics
+from adjoint_ref.problems.models import contracting_problem, default_problem, linear_dynamics
 from adjoint_ref.rk4 import integrate
-from adjoint_ref.tree import ravel_tree
+from adjoint_ref._impl.tree import ravel_tree
 from reference import relative
 
 
@@ -129,7 +129,7 @@ def test_a_fast_slow_system_is_measured_again_before_a_warning():
     # FitzHugh–Nagumo (τ = 12.5): ‖f‖/‖z‖ underestimates its rate, so the free bound (ωh)⁴ is below the
     # sound drift; RK4's own error, measured by step doubling, clears it. The warning stays quiet, and
     # the drift stays well inside the measured threshold.
-    from adjoint_ref import zoo
+    from adjoint_ref.problems import zoo
     p = zoo.ZOO["fitzhugh-nagumo"][0]()
     for n_steps in (10, 40):
         drift = []

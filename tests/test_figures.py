@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from adjoint_ref import figures
+from adjoint_ref.cli import figures
 from adjoint_ref.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

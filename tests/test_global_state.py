@@ -9,7 +9,7 @@ import pytest
 from autograd import grad
 from matplotlib.figure import Figure
 
-from adjoint_ref import figures
+from adjoint_ref.cli import figures
 from adjoint_ref.cli import main
 from calls import call_gradients, call_odeint
 

@@ -10,7 +10,7 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref.models import default_problem, mlp_dynamics, mlp_init
+from adjoint_ref.problems.models import default_problem, mlp_dynamics, mlp_init
 from reference import relative
 
 FD_TOL = 1e-8
@@ -56,7 +56,7 @@ def test_list_of_tuples_parameters():
              (rng.normal(size=(6, 3)) * 0.4, 1.3)]
     z0 = rng.normal(size=(2, 3))
     ts = np.array([0.0, 0.4, 0.9, 1.2])
-    problem = ar.models.Problem(layered_dynamics, z0, theta, ts, lambda zs: anp.sum(anp.sin(zs)))
+    problem = ar.Problem(layered_dynamics, z0, theta, ts, lambda zs: anp.sum(anp.sin(zs)))
     g = assert_methods_agree(problem)
     assert isinstance(g["adjoint"].theta, list) and isinstance(g["adjoint"].theta[0], tuple)
     assert g["adjoint"].theta[2][1].shape == ()

@@ -14,7 +14,7 @@ from autograd import grad
 import adjoint_ref as ar
 from adjoint_ref import lagrangian as lg
 from adjoint_ref.adjoint import adjoint_gradients
-from adjoint_ref.models import default_problem, pendulum_problem
+from adjoint_ref.problems.models import default_problem, pendulum_problem
 from adjoint_ref.rk4 import integrate
 from reference import relative, rk4_error_bound
 

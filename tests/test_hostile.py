@@ -11,7 +11,7 @@ import pytest
 from autograd import grad, make_jvp
 
 import adjoint_ref as ar
-from adjoint_ref import tree
+from adjoint_ref._impl import tree
 from adjoint_ref.methods import METHODS as ALL_METHODS
 from reference import relative, rk4_error_bound
 from calls import call_gradients, call_odeint, f_linear, loss_sum

@@ -11,11 +11,13 @@ import pytest
 
 from autograd import jacobian
 
-from adjoint_ref import equations, figures, lagrangian as lg, rk4
-from adjoint_ref.tree import ravel_tree
+from adjoint_ref.diagnostics import equations
+from adjoint_ref.cli import figures
+from adjoint_ref import lagrangian as lg, rk4
+from adjoint_ref._impl.tree import ravel_tree
 from adjoint_ref.api import METHODS
 from adjoint_ref.cli import main
-from adjoint_ref.models import default_problem
+from adjoint_ref.problems.models import default_problem
 from reference import relative
 
 OMEGA = 3.0
@@ -316,7 +318,7 @@ def test_a_third_order_solver_fails_the_order_column(monkeypatch):
 
 def test_the_rate_in_the_tolerance_is_the_problems_fastest():
     # ω is RATE = 3 for the default MLP (‖∂f/∂z‖ ≈ 1), and ‖∂f/∂z‖₂ = 50 for the contracting flow.
-    from adjoint_ref.models import contracting_problem
+    from adjoint_ref.problems.models import contracting_problem
     for problem, expected in ((small_problem(), equations.RATE), (contracting_problem(), 50.0)):
         path = lg.forward_path(problem.f, problem.z0, problem.theta, problem.ts, N_STEPS)
         rate = equations.fastest_rate(lg.jacobians_along(problem.f, problem.theta, path, problem.z0.shape))
@@ -329,7 +331,7 @@ def test_equations_on_stiff_and_chaotic_zoo_problems():
     # differences' floor is measured; on the contracting flow only the plain adjoint's own row
     # fails, as it should: its backward z is garbage there (λ for the eq. (11) rows is then taken with
     # checkpoints, so the equation itself still checks out).
-    from adjoint_ref import zoo
+    from adjoint_ref.problems import zoo
     lorenz = equations.checked_rows(zoo.ZOO["lorenz"][0](), 120, log=quiet)
     assert all(equations.passed(row) for row in lorenz), [row for row in lorenz if not equations.passed(row)]
     contracting = equations.checked_rows(zoo.ZOO["contracting"][0](), 100, log=quiet)

@@ -13,36 +13,33 @@ import pytest
 PACKAGE = "adjoint_ref"
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), PACKAGE)
 
-# Layer of each top-level module or subpackage, top to bottom; "__init__" is the package itself.
+# The layers, top to bottom, and the units in each: a top-level module, a module of _impl/, diagnostics/ or
+# problems/, or a whole subpackage (cli/, exercises/). The folder tree shows them: the top level is the
+# reading path (the solvers at its foot), _impl/ the plumbing beneath it (two layers: what runs on the
+# solvers, and the base that everything may use), and diagnostics/, problems/, cli/ and exercises/ stand above it.
 LAYERS = {
-    "commands": ("__main__", "cli", "commands", "figures", "bench"),
-    "teaching": ("lagrangian", "equations", "train", "exercises"),
-    "front API": ("__init__", "api", "check"),
-    "gradient methods": ("adjoint", "discrete_adjoint", "finite_differences", "sensitivity", "methods", "fast_vjp",
-                         "running_cost", "dopri5"),
-    "numerics": ("rk4", "tableau", "adaptive", "tree", "validate", "memory", "metrics", "files", "problem"),
-    "problems": ("models", "zoo"),
+    "command line": ("__main__", "cli/"),
+    "exercises": ("exercises/",),
+    "package": ("__init__",),
+    "diagnostics": ("diagnostics/check", "diagnostics/equations", "diagnostics/bench"),
+    "problems": ("problems/problem", "problems/models", "problems/zoo"),
+    "reading path": ("api", "methods", "adjoint", "discrete_adjoint", "sensitivity", "finite_differences",
+                     "running_cost", "lagrangian", "dopri5"),
+    "plumbing": ("_impl/memory", "_impl/fast_vjp", "_impl/drift", "_impl/checkpoints"),
+    "solvers": ("rk4", "tableau", "adaptive"),
+    "base": ("_impl/tree", "_impl/validate", "_impl/metrics", "_impl/files"),
 }
-# What each layer may import: its own layer and those below it. The problems (models) use only
-# the numerics, and only teaching and commands use them.
-MAY_IMPORT = {
-    "commands": {"commands", "teaching", "problems", "front API", "gradient methods", "numerics"},
-    "teaching": {"teaching", "problems", "front API", "gradient methods", "numerics"},
-    "front API": {"front API", "gradient methods", "numerics"},
-    "gradient methods": {"gradient methods", "numerics"},
-    "numerics": {"numerics"},
-    "problems": {"problems", "numerics"},
-}
+ORDER = list(LAYERS)  # a unit may import from its own layer and the layers after it in this list
 
 
-def package_modules():
+def package_modules(root=ROOT):
     """{dotted module name: path} of every .py file in the package ("adjoint_ref" for its __init__)."""
     modules = {}
-    for folder, _, files in os.walk(ROOT):
+    for folder, _, files in os.walk(root):
         for name in files:
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
-                parts = [PACKAGE] + os.path.relpath(path, ROOT)[:-3].split(os.sep)
+                parts = [PACKAGE] + os.path.relpath(path, root)[:-3].split(os.sep)
                 modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
 
@@ -72,17 +69,19 @@ def imported_modules(name, path, modules):
 
 
 def layer_of(module):
-    """The layer of a dotted package module name, by its top-level module or subpackage."""
-    top = (module.split(".") + ["__init__"])[1]
+    """The layer of a dotted package module name, by the unit it belongs to."""
+    name = unit(module)
+    if name.endswith("/__init__"):  # a subpackage's own __init__: a docstring, no imports
+        return ORDER[-1]
     for layer, members in LAYERS.items():
-        if top in members:
+        if name in members or name + "/" in members:
             return layer
     raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
 
 
-def import_graph():
+def import_graph(root=ROOT):
     """{module: {imported module: line}} over the package modules, and the imports inside functions."""
-    modules = package_modules()
+    modules = package_modules(root)
     graph, in_functions = {}, []
     for name, path in sorted(modules.items()):
         graph[name] = {}
@@ -124,17 +123,18 @@ def test_every_module_has_a_layer():
 
 def test_the_parser_sees_known_imports():
     # The parser must find what is there, or the tests below pass on an empty graph.
-    assert "adjoint_ref.rk4" in GRAPH["adjoint_ref.models"]  # from .rk4 import …
-    assert "adjoint_ref.check" in GRAPH["adjoint_ref.commands.check"]  # from ..check import …
+    assert "adjoint_ref.rk4" in GRAPH["adjoint_ref.problems.models"]  # from ..rk4 import …
+    assert "adjoint_ref.diagnostics.check" in GRAPH["adjoint_ref.cli.commands.check"]  # from ...diagnostics.check
     assert "adjoint_ref.exercises.ex1_rk4_step" in GRAPH["adjoint_ref.exercises"]  # from . import ex1_rk4_step
     assert "adjoint_ref.rk4" in GRAPH["adjoint_ref.exercises.solutions.ex1_rk4_step"]  # from adjoint_ref import rk4
+    assert "adjoint_ref._impl.tree" in GRAPH["adjoint_ref.adjoint"]  # from ._impl import tree
 
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_no_import_from_a_higher_layer(module):
     layer = layer_of(module)
     upward = [f"line {line}: {target} ({layer_of(target)})" for target, line in GRAPH[module].items()
-              if layer_of(target) not in MAY_IMPORT[layer]]
+              if ORDER.index(layer_of(target)) < ORDER.index(layer)]
     assert not upward, f"{module} ({layer}) imports from a layer above it: {upward}"
 
 
@@ -142,10 +142,16 @@ def test_no_import_circle():
     assert find_cycle(GRAPH) is None, " → ".join(find_cycle(GRAPH))
 
 
-def test_the_cycle_finder_finds_a_circle():
-    graph = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}
-    assert find_cycle(graph) in (["a", "b", "c", "a"], ["b", "c", "a", "b"], ["c", "a", "b", "c"])
-    assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"a": 1, "b": 1}}) is None
+def test_a_real_circle_between_two_files_is_found(tmp_path):
+    # Two modules of a throwaway package that import each other, one relatively, one absolutely.
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "a.py").write_text("from .b import g\n\ndef f():\n    return g\n")
+    (tmp_path / "b.py").write_text("import adjoint_ref.a\n\ndef g():\n    return 1\n")
+    graph, _ = import_graph(str(tmp_path))
+    assert find_cycle(graph) in (["adjoint_ref.a", "adjoint_ref.b", "adjoint_ref.a"],
+                                 ["adjoint_ref.b", "adjoint_ref.a", "adjoint_ref.b"])
+    (tmp_path / "b.py").write_text("def g():\n    return 1\n")
+    assert find_cycle(import_graph(str(tmp_path))[0]) is None
 
 
 def test_package_imports_are_at_module_level():
@@ -158,19 +164,25 @@ def test_readme_layout_table_matches_the_imports():
         section = handle.read().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| ([^|`]+) \| `([^`]+)` \| [^\n]* \| ([^|]*) \|$", section, re.M)
     table = {name.removesuffix(".py"): (layer, set(re.findall(r"`([^`]+)`", imports))) for layer, name, imports in rows}
-    code = {name: (layer_of(f"{PACKAGE}.{name.rstrip('/')}"), imports) for name, imports in unit_edges().items()}
+    code = {name: (LAYER_OF_UNIT[name], imports) for name, imports in unit_edges().items()
+            if not name.endswith("/__init__")}  # a subpackage's own __init__ imports nothing
     wrong = {name: (table.get(name), code.get(name)) for name in table.keys() | code.keys()
              if table.get(name) != code.get(name)}
     assert not wrong, f"README layout rows as (layer, imports) in the README and in the code: {wrong}"
 
 
 def unit(module):
-    """The top-level module or subpackage (with a trailing /) a module belongs to, as LAYERS names it."""
-    parts = module.split(".")
-    if len(parts) == 1:
+    """The unit a module belongs to, as LAYERS names it: "__init__" for the package, a top-level module's
+    name, "folder/name" for a module of _impl/, diagnostics/ or problems/ ("folder/__init__" for the folder
+    itself), or "cli/" and "exercises/" for everything in those subpackages."""
+    parts = module.split(".")[1:]
+    if not parts:
         return "__init__"
-    is_subpackage = len(parts) > 2 or any(m.startswith(module + ".") for m in GRAPH)
-    return parts[1] + "/" * is_subpackage
+    if parts[0] in ("cli", "exercises"):
+        return parts[0] + "/"
+    if len(parts) == 1 and any(m.startswith(module + ".") for m in GRAPH):
+        return parts[0] + "/__init__"
+    return "/".join(parts[:2])
 
 
 def unit_edges():
@@ -181,12 +193,15 @@ def unit_edges():
     return edges
 
 
+LAYER_OF_UNIT = {unit(m): layer_of(m) for m in GRAPH}
+
+
 def print_graph():
     """Each layer's modules and subpackages with what they import from the package, top layer first."""
     edges = unit_edges()
     for layer in LAYERS:
         print(f"{layer}:")
-        for name in sorted(u for u in edges if layer_of(f"{PACKAGE}.{u.rstrip('/')}") == layer):
+        for name in sorted(u for u in edges if LAYER_OF_UNIT[u] == layer and not u.endswith("/__init__")):
             print(f"  {name:<20} → {', '.join(sorted(edges[name])) or '-'}")
     print(f"import circle among the {len(GRAPH)} modules: {find_cycle(GRAPH) or 'none'}")
 

@@ -12,9 +12,9 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
-from adjoint_ref import memory
+from adjoint_ref._impl import memory
 from adjoint_ref.adjoint import check_checkpoint_memory
-from adjoint_ref.models import default_problem
+from adjoint_ref.problems.models import default_problem
 from test_errors import call_gradients, call_odeint
 from test_hostile import f_that_must_not_run_long
 

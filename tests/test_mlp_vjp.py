@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from autograd import grad, make_jvp, make_vjp
 
-from adjoint_ref.models import mlp_dynamics, mlp_formula, mlp_init
+from adjoint_ref.problems.models import mlp_dynamics, mlp_formula, mlp_init
 from reference import relative
 
 ROUND_OFF = 1e-13

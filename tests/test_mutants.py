@@ -17,10 +17,11 @@ import pytest
 from autograd import jacobian
 from autograd.extend import defjvp_argnum, defvjp_argnums
 
-from adjoint_ref import (adjoint, discrete_adjoint, equations, finite_differences, lagrangian, methods, models,
-                         rk4, sensitivity)
-from adjoint_ref.check import check
-from adjoint_ref.models import default_problem
+from adjoint_ref import adjoint, discrete_adjoint, finite_differences, lagrangian, methods, rk4, sensitivity
+from adjoint_ref.diagnostics import equations
+from adjoint_ref.problems import models
+from adjoint_ref.diagnostics.check import check
+from adjoint_ref.problems.models import default_problem
 
 # Broken solvers can make the backward z drift; the drift warning is right, but not what is counted here.
 pytestmark = pytest.mark.filterwarnings("ignore::adjoint_ref.adjoint.AdjointDriftWarning")

@@ -2,7 +2,7 @@
 import io
 import time
 
-from adjoint_ref.commands.progress import Progress
+from adjoint_ref.cli.commands.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -26,8 +26,8 @@ from autograd import grad
 from hypothesis import given, strategies as st
 
 import adjoint_ref as ar
-from adjoint_ref.tree import ravel_tree
-from adjoint_ref.models import Problem, mlp_dynamics
+from adjoint_ref._impl.tree import ravel_tree
+from adjoint_ref.problems.models import Problem, mlp_dynamics
 
 EPS = np.finfo(np.float64).eps
 ROUND_OFF = 1e3 * EPS

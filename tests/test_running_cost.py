@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref.models import default_problem
-from adjoint_ref.tree import ravel_tree
+from adjoint_ref.problems.models import default_problem
+from adjoint_ref._impl.tree import ravel_tree
 from reference import relative, rk4_error_bound
 
 EXACT_METHODS = ("backprop", "discrete_adjoint", "forward_sensitivity")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref.tree import ravel_tree, unravel_like
+from adjoint_ref._impl.tree import ravel_tree, unravel_like
 from adjoint_ref.finite_differences import fd_vjp
-from adjoint_ref.models import default_problem
+from adjoint_ref.problems.models import default_problem
 from adjoint_ref.rk4 import integrate
 from adjoint_ref.sensitivity import forward_sensitivities
 from reference import relative

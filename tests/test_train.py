@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref import train
-from adjoint_ref.files import FileError
+from adjoint_ref.cli import train
+from adjoint_ref._impl.files import FileError
 from adjoint_ref.cli import build_parser, main
-from adjoint_ref.models import PENDULUM, spiral_data
+from adjoint_ref.problems.models import PENDULUM, spiral_data
 
 
 def tiny_fit(method="adjoint", seed=0, iters=20):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref.models import growth_problem, shear_problem
+from adjoint_ref.problems.models import growth_problem, shear_problem
 from reference import expm, expm_derivative, relative, rk4_error_bound
 
 PAGE = Path(__file__).resolve().parent.parent / "derivation" / "README.md"

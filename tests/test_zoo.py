@@ -7,8 +7,8 @@ import pytest
 
 import adjoint_ref as ar
 from adjoint_ref.cli import main
-from adjoint_ref.metrics import relative_difference
-from adjoint_ref.zoo import ZOO
+from adjoint_ref._impl.metrics import relative_difference
+from adjoint_ref.problems.zoo import ZOO
 
 
 @pytest.mark.parametrize("name", list(ZOO))

@@ -17,7 +17,7 @@ from collections import namedtuple
 import autograd.numpy as anp
 import numpy as np
 
-from ..metrics import relative_difference
+from .._impl.metrics import relative_difference
 
 WRONG_SIGN = "wrong sign"
 TRANSPOSED = "transposed Jacobian"

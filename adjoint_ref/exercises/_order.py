@@ -22,7 +22,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..metrics import relative_difference
+from .._impl.metrics import relative_difference
 from ._common import COMPARISONS, FLOAT32, FLOAT32_GAPS, FLOAT64_ADVICE, Wrong, numeric, recognise
 
 ORDER = 4  # classical Runge–Kutta, and Simpson's rule

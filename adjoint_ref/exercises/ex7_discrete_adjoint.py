@@ -7,7 +7,7 @@ checks that this gap falls like h⁴ as the steps shrink.
 import numpy as np
 
 from ..api import gradients
-from ..metrics import relative_difference
+from .._impl.metrics import relative_difference
 from ._common import (EXACT_TOL, SETTINGS, WRONG_SIGN, Case, Mistake, Wrong, call, describe, dynamics,
                       expect_close, outputs, random_problem)
 from .ex4_backward_pass import end_loss

@@ -15,18 +15,19 @@ from collections import namedtuple
 import numpy as np
 from autograd import grad
 
-from . import equations, lagrangian as lg
-from .adjoint import AdjointDriftWarning, adjoint_gradients
-from .api import gradients, odeint
-from .bench import ADAPTIVE_LABELS, gradient_vector, measure, measure_adaptive
-from .files import write_atomically
-from .metrics import relative_difference
-from .models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem, pendulum_problem,
-                     shear_problem)
-from .rk4 import integrate, step_states
-from .sensitivity import forward_sensitivities
+from ..diagnostics import equations
+from .. import lagrangian as lg
+from ..adjoint import AdjointDriftWarning, adjoint_gradients
+from ..api import gradients, odeint
+from ..diagnostics.bench import ADAPTIVE_LABELS, gradient_vector, measure, measure_adaptive
+from .._impl.files import write_atomically
+from .._impl.metrics import relative_difference
+from ..problems.models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem,
+                               pendulum_problem, shear_problem)
+from ..rk4 import integrate, step_states
+from ..sensitivity import forward_sensitivities
 from .train import fit
-from .tree import ravel_tree
+from .._impl.tree import ravel_tree
 
 FIGURES = {}  # file name → (caption, draw)
 

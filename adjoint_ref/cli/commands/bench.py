@@ -1,11 +1,12 @@
 """`adjoint-ref bench`: the backward-stage profile, then the table of one gradient per method and step count."""
 import os
 
-from .. import bench, figures
-from ..adjoint import auto_checkpoints
-from ..models import default_problem
-from ..problem import as_problem
-from ..tree import ravel_tree
+from ...diagnostics import bench
+from .. import figures
+from ...adjoint import auto_checkpoints
+from ...problems.models import default_problem
+from ...problems.problem import as_problem
+from ..._impl.tree import ravel_tree
 from .options import UsageError, check_outputs, output_folder
 from .problem import add_problem_option, label
 from .progress import Progress, add_quiet_option

@@ -10,8 +10,8 @@ import importlib.util
 import os
 import sys
 
-from ..problem import as_problem
-from ..zoo import ZOO, Entry
+from ...problems.problem import as_problem
+from ...problems.zoo import ZOO, Entry
 from .options import UsageError, non_negative_int, number, positive_int
 
 DEFAULT = "mlp"

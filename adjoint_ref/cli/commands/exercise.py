@@ -1,7 +1,7 @@
 """`adjoint-ref exercise list | show N | start N [DIR] | check N PATH`: the graded exercises."""
 import argparse
 
-from .. import exercises
+from ... import exercises
 from .options import UsageError, non_negative_int, positive_float
 
 HELP = "graded exercises along the derivation: list, show N, start N [DIR], check N PATH"

@@ -14,7 +14,7 @@ import numpy as np
 from autograd import make_vjp
 from autograd.tracer import getval
 
-from .rk4 import solve_interval
+from ..rk4 import solve_interval
 from .tree import leaves, values
 
 MEMORY_LIMIT = 2 * 2**30  # bytes; a gradient method refuses to hold more (backprop's recording, stored states)
@@ -33,7 +33,7 @@ class MemoryLimitError(ValueError):
 
     def __init__(self, subject, what, need, limit, remedy):
         super().__init__(f"{subject}: {what} would need about {need / 2**30:.3g} GiB of memory, above the "
-                         f"limit of {limit / 2**30:.3g} GiB (adjoint_ref.memory.MEMORY_LIMIT). {remedy}")
+                         f"limit of {limit / 2**30:.3g} GiB (adjoint_ref._impl.memory.MEMORY_LIMIT). {remedy}")
         self.what, self.need, self.limit = what, need, limit
 
 

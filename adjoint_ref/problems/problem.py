@@ -6,7 +6,7 @@ and a user's own file (`adjoint-ref check --problem FILE.py`) both hand one over
 """
 from collections import namedtuple
 
-from . import validate
+from .._impl import validate
 
 Problem = namedtuple("Problem", ["f", "z0", "theta", "ts", "loss"])
 Problem.__doc__ = """A gradient problem: dynamics f(z, theta, t), initial state z0, parameters theta (an array

@@ -1,9 +1,9 @@
 """`adjoint-ref equations`: one row per equation of the derivation, with its residual and tolerance."""
 import argparse
 
-from ..equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, longest_step, passed, table
-from ..lagrangian import grid_steps
-from ..tree import ravel_tree
+from ...diagnostics.equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, longest_step, passed, table
+from ...lagrangian import grid_steps
+from ..._impl.tree import ravel_tree
 from .options import non_negative_int
 from .problem import add_problem_option, chosen_problem, label
 from .progress import Progress, add_quiet_option

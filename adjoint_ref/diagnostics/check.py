@@ -18,14 +18,14 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import validate
-from .adjoint import AdjointDriftWarning, auto_checkpoints
-from .api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
-from .memory import MemoryLimitError
-from .methods import METHODS
-from .metrics import relative_difference
-from .rk4 import integrate
-from .tree import leaf_paths, leaves, size
+from .._impl import validate
+from ..adjoint import AdjointDriftWarning, auto_checkpoints
+from ..api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
+from .._impl.memory import MemoryLimitError
+from ..methods import METHODS
+from .._impl.metrics import relative_difference
+from ..rk4 import integrate
+from .._impl.tree import leaf_paths, leaves, size
 
 EXACT = ("backprop", "discrete_adjoint", "finite_differences")  # the gradient of the RK4 solution itself
 CONTINUOUS = ("adjoint", "checkpointed", "forward_sensitivity")  # O(h⁴) from it

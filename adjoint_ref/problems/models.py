@@ -12,7 +12,7 @@ from autograd.extend import defjvp_argnum, defvjp_argnums, primitive
 from autograd.tracer import isbox
 
 from .problem import Problem
-from .rk4 import integrate
+from ..rk4 import integrate
 
 
 def mlp_init(dim, hidden, seed=0):

@@ -17,13 +17,13 @@ from collections import namedtuple
 import numpy as np
 from autograd.tracer import isbox
 
-from .tree import ravel_tree
-from .adjoint import augmented_dynamics, auto_checkpoints
-from .api import gradients
-from .methods import METHODS
-from .metrics import relative_difference
-from .models import default_problem, mlp_dynamics, mlp_formula
-from .rk4 import integrate
+from .._impl.tree import ravel_tree
+from ..adjoint import augmented_dynamics, auto_checkpoints
+from ..api import gradients
+from ..methods import METHODS
+from .._impl.metrics import relative_difference
+from ..problems.models import default_problem, mlp_dynamics, mlp_formula
+from ..rk4 import integrate
 
 SIZES = (10, 100, 1000, 10000)
 QUICK_SIZES = (10, 100)

@@ -9,12 +9,13 @@ traceback of the first two as well.
 import argparse
 import sys
 
-from . import __version__
-from .commands import bench, check, equations, exercise, figures, train
+from .. import __version__
+from . import commands
 from .commands.options import UsageError
 
-COMMANDS = {module.__name__.rsplit(".", 1)[1]: module
-            for module in (check, equations, train, figures, bench, exercise)}
+# The command modules by name. They are not bound as names of this package, where `figures` and
+# `train` are the modules cli/figures.py and cli/train.py.
+COMMANDS = {name: getattr(commands, name) for name in ("check", "equations", "train", "figures", "bench", "exercise")}
 
 
 def build_parser():

@@ -12,7 +12,7 @@ import argparse
 import math
 import os
 
-from ..memory import MemoryLimitError
+from ..._impl.memory import MemoryLimitError
 
 
 class UsageError(Exception):
@@ -68,7 +68,7 @@ def check_outputs(paths, force):
 
 
 def check_memory(guard, settings):
-    """Call `guard()`, a memory check of `adjoint_ref.memory`, before any work; its MemoryLimitError
+    """Call `guard()`, a memory check of `adjoint_ref._impl.memory`, before any work; its MemoryLimitError
     becomes a UsageError that names the options responsible (`settings`, e.g. "--steps 20000")."""
     try:
         guard()

@@ -27,11 +27,11 @@ from collections import namedtuple
 import numpy as np
 from autograd import value_and_grad
 
-from . import lagrangian as lg
-from .api import gradients
-from .methods import METHODS
-from .metrics import relative_difference
-from .tree import ravel_tree
+from .. import lagrangian as lg
+from ..api import gradients
+from ..methods import METHODS
+from .._impl.metrics import relative_difference
+from .._impl.tree import ravel_tree
 
 RATE = 3.0
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin

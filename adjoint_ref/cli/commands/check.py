@@ -1,10 +1,10 @@
 """`adjoint-ref check`: every gradient method on one problem, compared with backprop (`check.check`)."""
 import argparse
 
-from ..api import DEFAULT_N_STEPS
-from ..check import CHECK_METHODS, check
-from ..memory import check_backprop_memory
-from ..models import observing_t0
+from ...api import DEFAULT_N_STEPS
+from ...diagnostics.check import CHECK_METHODS, check
+from ..._impl.memory import check_backprop_memory
+from ...problems.models import observing_t0
 from .options import check_memory, positive_float, positive_int
 from .problem import add_problem_option, chosen_problem, label
 from .progress import Progress, add_quiet_option

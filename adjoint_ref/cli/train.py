@@ -16,9 +16,9 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.misc.optimizers import adam
 
-from .api import gradients, odeint
-from .files import FileError, read_npz, write_atomically
-from .models import autonomous_mlp_dynamics, mlp_init, spiral_data
+from ..api import gradients, odeint
+from .._impl.files import FileError, read_npz, write_atomically
+from ..problems.models import autonomous_mlp_dynamics, mlp_init, spiral_data
 
 PARAMETER_NAMES = ("W1", "b1", "c1", "W2", "b2")
 N_OBSERVATIONS = 300  # observation times of the spiral that `fit` trains on

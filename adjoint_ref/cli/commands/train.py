@@ -4,7 +4,7 @@ import inspect
 import os
 
 from .. import figures, train
-from ..files import FileError, unused_path
+from ..._impl.files import FileError, unused_path
 from .options import UsageError, check_outputs, non_negative_int, number, output_folder, positive_int
 
 HELP = "fit a Neural ODE to a spiral with adjoint gradients and Adam"
