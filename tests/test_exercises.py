@@ -308,8 +308,7 @@ def test_unknown_exercise_number():
         exercises.skeleton(11)
 
 
-@pytest.mark.parametrize("option, value", [("seed", -1), ("seed", 1.5), ("seed", "0"), ("timeout", 0),
-                                           ("timeout", "1")])
+@pytest.mark.parametrize("option, value", [("seed", -1), ("seed", 1.5), ("seed", "0"), ("timeout", 0)])
 def test_bad_seed_or_timeout_is_named(option, value):
     with pytest.raises(ValueError, match=f"{option} must be"):
         exercises.check(1, exercises.solution_path(1), **{option: value})

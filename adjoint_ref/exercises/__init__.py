@@ -10,6 +10,7 @@ import numbers
 import os
 import re
 
+from .._impl.validate import positive_number
 from . import (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
                ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost, sandbox)
 
@@ -110,6 +111,5 @@ def check(number, path, seed=0, timeout=sandbox.TIMEOUT):
     module = exercise(number)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = positive_number(timeout, "timeout")
     return sandbox.grade(number, module, path, seed, timeout)
