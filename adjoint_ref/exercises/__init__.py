@@ -3,7 +3,8 @@
 Each exercise is a module `exN_<function>.py` here with TITLE, EQUATIONS, SUMMARY, FUNCTION (the name
 the learner writes), SKELETON (the learner's starting file below its header) and `cases(rng)`, the
 graded cases; `solutions/exN_<function>.py` holds the reference answer. The statements are
-`exercises.md` here, a copy of derivation/exercises.md. `check` grades in a separate process
+`exercises.md` here, package data and the only copy (README.md and derivation/README.md link to
+it). `check` grades in a separate process
 (`sandbox`, `runner`).
 """
 import numbers
