@@ -23,17 +23,13 @@ from autograd.tracer import getval
 
 from .rk4 import finite_state
 from .tableau import DOPRI5, rk_step
+from ._impl.metrics import rms
 from ._impl.tree import values
 
 SAFETY = 0.9  # aim the next step at 0.9^5 ≈ 0.6 of the tolerance, so that it is rarely rejected
 MIN_FACTOR, MAX_FACTOR = 0.2, 10.0  # the most a step size may shrink or grow from one step to the next
 STRETCH = 1.01  # a step stopping within 1 % of itself short of an observation time is stretched to reach it
 MAX_STEPS = 100_000  # step attempts in one integration before giving up (stiff dynamics, tolerances too tight)
-
-
-def rms(x):
-    """The root mean square of the entries of x (0 for no entries)."""
-    return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else 0.0
 
 
 def error_ratio(z, z_new, error, rtol, atol):

@@ -25,7 +25,6 @@
 evaluations of the augmented dynamics: one f and one vector–Jacobian product each).
 """
 import functools
-import numbers
 import warnings
 from collections import namedtuple
 
@@ -35,6 +34,7 @@ from .adaptive import Adaptive, Replay, counting, integrate, solve_interval
 from .adjoint import DRIFT_FLOOR, AdjointDriftWarning, augmented_dynamics, backward_sweep, relative_drift
 from .finite_differences import pullback_of as finite_differences_of
 from .methods import recorded
+from ._impl.validate import positive_number as positive_float
 
 RTOL, ATOL = 1e-7, 1e-9  # the defaults of torchdiffeq's odeint
 DRIFT_FACTOR = 1000.0  # backward z further than this many tolerances from the forward z: warn (`check_drift`)
@@ -60,15 +60,6 @@ def tolerances(method, rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=Non
         raise TypeError(f"seminorm must be True or False, got {seminorm!r}")
     return Tolerances(rtol, atol, rtol if adjoint_rtol is None else positive_float(adjoint_rtol, "adjoint_rtol"),
                       atol if adjoint_atol is None else positive_float(adjoint_atol, "adjoint_atol"), bool(seminorm))
-
-
-def positive_float(value, name):
-    """`value` as a float if it is a positive, finite real number (not a bool), else an error naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive, finite number, got {value}")
-    return float(value)
 
 
 def _report(stats, which, steps):

@@ -17,6 +17,7 @@ is O(δ²) relative to the scale s on which zs varies with p, the round-off O(ε
 import numpy as np
 
 from .rk4 import integrate
+from ._impl.metrics import rms
 from ._impl.tree import leaves, ravel_tree, unravel_like
 
 EPS = np.finfo(np.float64).eps
@@ -40,8 +41,7 @@ def fd_vjp(fun, x, g, steps=None):
 def value_steps(x):
     """δ = ε^(1/3) · max(|x_i|, rms(x)) for the entries of one array (rms 0 counts as 1)."""
     x = np.ravel(x)
-    rms = float(np.sqrt(np.mean(x ** 2))) if x.size else 0.0
-    return STEP * np.maximum(np.abs(x), rms if rms > 0 else 1.0)
+    return STEP * np.maximum(np.abs(x), rms(x) or 1.0)
 
 
 def time_steps(ts):

@@ -1,10 +1,13 @@
-"""`adjoint-ref bench`: the counters count exactly, each backward RK4 stage is one make_vjp, and
-`bench --quick` runs and prints every column."""
+"""`adjoint-ref bench`: the counters count exactly, each backward RK4 stage is one make_vjp (θ flattened
+once per interval at most), and `bench --quick` runs and prints every column."""
+import sys
+
 import autograd.core
 import pytest
 
 import adjoint_ref as ar
 from adjoint_ref._impl import fast_vjp
+from adjoint_ref._impl.tree import ravel_tree
 from adjoint_ref.diagnostics.bench import CountedDynamics
 from adjoint_ref.cli import main
 from adjoint_ref.problems.models import default_problem
@@ -46,6 +49,22 @@ def test_counters_count_exactly(method, checkpoints, monkeypatch):
     if method in ("adjoint", "discrete_adjoint"):  # one make_vjp per backward RK4 stage, one f each
         assert len(make_vjp_calls) == 4 * N * M
 
+
+
+@pytest.mark.parametrize("method, options", [("adjoint", {}), ("discrete_adjoint", {}), ("forward_sensitivity", {}),
+                                             ("adjoint", {"solver": "dopri5", "n_steps": None})])
+def test_theta_is_flattened_once_per_interval_at_most_not_once_per_stage(method, options, monkeypatch):
+    # fast_vjp keeps θ's flat form for the θ object it last saw (its docstring says how often that is)
+    p, flattened = default_problem(hidden=3, n_times=M + 1), []
+
+    def counting_ravel_tree(tree):
+        if sys._getframe(1).f_code.co_name == "f_and_pullback":  # not the cotangents of _tap_vjp
+            flattened.append(tree)
+        return ravel_tree(tree)
+
+    monkeypatch.setattr(fast_vjp, "ravel_tree", counting_ravel_tree)
+    ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, **{"n_steps": N, "method": method, **options})
+    assert 1 <= len(flattened) <= (3 if options else M)  # dopri5: + 2 around its initial step-size guess
 
 def test_counting_does_not_change_the_gradient():
     p = default_problem(hidden=3)

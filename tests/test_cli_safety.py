@@ -116,7 +116,7 @@ def status_and_error(argv, capsys):
     (["train", "--seed", "-1"], ["argument --seed: must be a non-negative integer"]),
     (["check", "--t1", "inf"], ["argument --t1", "got 'inf'"]),
     (["check", "--t1", "nan"], ["argument --t1", "got 'nan'"]),
-    (["check", "--tol", "inf"], ["argument --tol: must be a positive finite number"]),
+    (["check", "--tol", "inf"], ["argument --tol: must be a positive, finite number"]),
     (["check", "--steps", "2.5"], ["argument --steps: must be a positive integer, got '2.5'"]),
     (["train", "--noise", "inf"], ["argument --noise", "got 'inf'"]),
     (["train", "--lr", "inf"], ["argument --lr", "got 'inf'"]),

@@ -49,7 +49,8 @@ def names_a_test(label, target):
 
 
 def code_links(text):
-    return [(label, target) for label, target in links(text) if target.startswith("../adjoint_ref/")]
+    return [(label, target) for label, target in links(text)
+            if target.startswith("../adjoint_ref/") and target.endswith(".py")]
 
 
 def links_to_tests(text):
@@ -105,7 +106,7 @@ def test_every_link_resolves(label, target):
         assert target[1:] in {slug(section.splitlines()[0]) for section in sections()}
         return
     assert (PAGE.parent / target).exists(), target
-    if target.startswith("../adjoint_ref/"):
+    if target.startswith("../adjoint_ref/") and target.endswith(".py"):
         assert function_exists(label, target)
     elif target.startswith("../tests/"):
         assert names_a_test(label, target)

@@ -208,7 +208,7 @@ def linear_call(function, **options):
     (dict(solver="dopri5", stats=[]), TypeError, "stats must be a dict"),
     (dict(solver="rk45"), ValueError, "solver must be one of 'rk4', 'dopri5'"),
     (dict(solver="dopri5", rtol=-1e-6), ValueError, "rtol must be a positive, finite number, got -1e-06"),
-    (dict(solver="dopri5", atol="1e-6"), TypeError, "atol must be a positive number"),
+    (dict(solver="dopri5", atol="1e-6"), TypeError, "atol must be a positive, finite number, got '1e-6'"),
     (dict(solver="dopri5", adjoint_atol=0.0), ValueError, "adjoint_atol must be a positive, finite number"),
     (dict(solver="dopri5", seminorm="yes"), TypeError, "seminorm must be True or False"),
 ])

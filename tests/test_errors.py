@@ -1,10 +1,14 @@
 """Bad input gets a clear exception that names the argument; a blow-up names the time."""
+import argparse
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from calls import call_gradients, call_odeint, f_linear
+from adjoint_ref import exercises
+from adjoint_ref.cli.commands import options
+from calls import call_gradients, call_odeint, f_linear, loss_sum
 
 
 @pytest.mark.parametrize("call", [call_gradients, call_odeint], ids=["gradients", "odeint"])
@@ -67,3 +71,31 @@ def test_blow_up_in_the_backward_pass_names_the_time():
     with pytest.raises(FloatingPointError, match=r"non-finite at t=\d+(\.\d+)? during the backward pass"):
         ar.gradients(lambda zs: anp.sum(anp.sin(1e300 * zs[-1])), f_linear, np.full(2, 1e-20), 1.0,
                      [0.0, 30.0], 10)
+
+
+# Every positive real a user sets (a tolerance, a time limit) is checked by `validate.positive_number`:
+# a non-real value is a TypeError, zero, a negative number, NaN or ±inf a ValueError, each naming it.
+POSITIVE_ENTRIES = {
+    "check tol": (lambda value: ar.check(loss_sum, f_linear, np.ones(2), 0.5, [0.0, 1.0], 4, tol=value), "tol"),
+    "dopri5 rtol": (lambda value: call_odeint(solver="dopri5", n_steps=None, rtol=value), "rtol"),
+    "dopri5 adjoint_atol": (lambda value: call_gradients(solver="dopri5", n_steps=None, adjoint_atol=value),
+                            "adjoint_atol"),
+    "exercise timeout": (lambda value: exercises.check(1, "never read.py", timeout=value), "timeout"),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(POSITIVE_ENTRIES))
+@pytest.mark.parametrize("value, error", [(0, ValueError), (-1e-6, ValueError), (np.nan, ValueError),
+                                          (np.inf, ValueError), (-np.inf, ValueError), (True, TypeError),
+                                          ("1e-6", TypeError), (1e-6 + 0j, TypeError), ([1e-6], TypeError)])
+def test_every_positive_number_follows_one_rule(entry, value, error):
+    call, name = POSITIVE_ENTRIES[entry]
+    with pytest.raises(error, match=f"^{name} must be a positive, finite number, got "):
+        call(value)
+
+
+@pytest.mark.parametrize("text", ["0", "-1e-6", "nan", "inf", "-inf", "1e-6j", "true"])
+def test_the_command_line_refuses_the_same_numbers(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="must be a positive, finite number"):
+        options.positive_float(text)
+    assert options.positive_float("1e-6") == 1e-6

@@ -286,10 +286,9 @@ def test_start_refuses_a_file_as_dir_with_one_line_and_status_2(where, message, 
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "keep me\n"
 
 
-def test_statements_ship_with_the_package_as_a_copy_of_the_derivation():
-    with open(os.path.join(HERE, os.pardir, "derivation", "exercises.md"), encoding="utf-8") as source:
-        assert source.read() == open(exercises.STATEMENTS, encoding="utf-8").read(), (
-            "adjoint_ref/exercises/exercises.md must be a copy of derivation/exercises.md: copy it over")
+def test_statements_ship_with_the_package():
+    # the only copy; test_links.py checks that the pages link to it
+    assert os.path.isfile(exercises.STATEMENTS)
     config = configparser.ConfigParser()
     config.read(os.path.join(HERE, os.pardir, "setup.cfg"))
     assert config["options.package_data"]["adjoint_ref.exercises"].split() == ["exercises.md"]
@@ -308,8 +307,7 @@ def test_unknown_exercise_number():
         exercises.skeleton(11)
 
 
-@pytest.mark.parametrize("option, value", [("seed", -1), ("seed", 1.5), ("seed", "0"), ("timeout", 0),
-                                           ("timeout", "1")])
+@pytest.mark.parametrize("option, value", [("seed", -1), ("seed", 1.5), ("seed", "0"), ("timeout", 0)])
 def test_bad_seed_or_timeout_is_named(option, value):
     with pytest.raises(ValueError, match=f"{option} must be"):
         exercises.check(1, exercises.solution_path(1), **{option: value})

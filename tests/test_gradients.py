@@ -10,6 +10,8 @@ import pytest
 from autograd import grad
 
 import adjoint_ref as ar
+from adjoint_ref._impl.tree import ravel_tree
+from adjoint_ref.methods import METHODS
 from adjoint_ref.problems.models import default_problem, mlp_dynamics, mlp_init
 from reference import relative
 
@@ -129,8 +131,20 @@ def test_integer_inputs_become_float64():
         assert np.array_equal(getattr(g, q), getattr(as_float, q)), q
 
 
-def test_same_seed_same_numbers():
-    a = all_methods(default_problem(hidden=4, seed=11), 4)
-    b = all_methods(default_problem(hidden=4, seed=11), 4)
-    for m in a:
-        assert relative(a[m].theta, b[m].theta) == 0 and a[m].loss == b[m].loss
+def test_same_seed_same_numbers_whatever_numpys_global_random_state():
+    # Deterministic per seed: the problem is drawn from its own seed and no method draws random numbers,
+    # so two runs agree to the last bit although NumPy's global generator is in different states (a
+    # problem or method that used np.random would differ); and another seed is another problem.
+    state, runs = np.random.get_state(), []
+    try:
+        for global_seed in (1, 2):
+            np.random.seed(global_seed)
+            p = default_problem(hidden=4, seed=11)
+            runs.append({m: ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 4, m) for m in METHODS})
+    finally:
+        np.random.set_state(state)
+    for m in METHODS:
+        for q in ar.Gradients._fields:
+            assert np.array_equal(ravel_tree(getattr(runs[0][m], q)), ravel_tree(getattr(runs[1][m], q))), (m, q)
+    other = default_problem(hidden=4, seed=12)
+    assert relative(other.theta, p.theta) > 0.1 and relative(other.z0, p.z0) > 0.1

@@ -3,8 +3,8 @@
 Tolerances. Everything on the RK4 grid is of order 4 in the step h: RK4 itself, composite Simpson
 (error ≤ span·h⁴·max|g⁗|/180) and five-point differences (≤ h⁴·max|g⁽⁵⁾|/5 at the ends). A quantity
 varying at rate ω has |g⁽ᵏ⁾| ≲ ωᵏ|g|, so each of them errs by at most (ω h)⁴ relative to its size
-(constants ≤ 1 for ω·span ≲ 5). ω = 3: the arbitrary λ's highest frequency; the MLP's rates are of
-order 1. Identities that hold exactly in floating point up to rounding get ROUND_OFF.
+(constants ≤ 1 for ω·span ≲ 5). ω = equations.fastest_rate: the larger of 3, a bound on the arbitrary
+λ's frequencies, and the largest ‖∂f/∂z‖₂ along the path (about 1 for the MLP, so ω = 3 there). Identities that hold exactly in floating point up to rounding get ROUND_OFF.
 """
 import numpy as np
 import pytest

@@ -11,7 +11,15 @@ How. Handing autograd the tuple (z, θ, t) would cost container nodes whose reve
 zero copies of all of θ, and λ ∂f/∂θ would still need flattening afterwards. Instead autograd traces
 f with respect to one flat vector x = [z, θ, t], and f reads its three arguments through `_tap`:
 forwards a tap is the identity on the value it was given (no unflattening); backwards it drops the
-cotangent of that value, flattened, into its slice of x. θ's flat form is computed once per θ.
+cotangent of that value, flattened, into its slice of x.
+
+θ's flat form is computed on the first call of a function `vjp_of(f)` returns and kept while later
+calls pass the same θ object; another object is flattened anew. So θ is flattened once per function
+built, never once per stage: once per observation interval in the RK4 adjoint (`augmented_dynamics`
+is built per interval; with checkpoints, `adjoint_dynamics_along` per segment), once per backward pass
+in the discrete adjoint and forward sensitivities, and in dopri5's adjoint once per pass plus twice
+around its initial step-size guess (`adaptive.initial_step` calls f with a copy of θ). Counted by
+tests/test_bench.py::test_theta_is_flattened_once_per_interval_at_most_not_once_per_stage.
 """
 import numpy as np
 from autograd.core import make_vjp

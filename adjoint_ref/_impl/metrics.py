@@ -1,7 +1,14 @@
-"""How far apart two gradients are: the one measure every check, table and figure uses."""
+"""Two sizes, each defined once: the root mean square of an array's entries (`rms`, the adaptive
+solver's error norm and finite differences' scale) and how far apart two results are
+(`relative_difference`, the one measure every check, table and figure uses)."""
 import numpy as np
 
 from .tree import ravel_tree
+
+
+def rms(x):
+    """√(mean of x_i²): the root mean square of the entries of x (0 for no entries)."""
+    return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else 0.0
 
 
 def relative_difference(a, b, floor=0.0):

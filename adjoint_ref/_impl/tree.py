@@ -2,8 +2,11 @@
 
 θ may be any container autograd can flatten: an array, a scalar, or nested lists/tuples/dicts of
 those. The walk below visits dict keys sorted, as autograd does, so a flat vector and its
-container always line up. `gradients` flattens θ once on the way in and rebuilds dL/dθ once on the
-way out; the gradient methods in between see flat vectors only.
+container always line up. `gradients` hands θ to the gradient method in its container (f reads it
+that way); every method returns dL/dθ as one flat vector, which `gradients` rebuilds into θ's
+container once (`unravel_like`). Inside the methods θ is flattened only where a flat form is needed:
+by finite differences, to perturb its entries, and by `fast_vjp.vjp_of`, once per function it builds
+(see there), never once per stage.
 """
 import numpy as np
 from autograd.tracer import getval

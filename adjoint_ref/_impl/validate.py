@@ -1,8 +1,9 @@
 """Input validation: every argument a user passes is checked here, with an error that names it.
 
 Numbers become float64 arrays explicitly; anything that is not a real, finite number (a string,
-a complex number, NaN) is refused rather than converted. `problem` validates one call's
-(f, z0, θ, ts, n_steps) together, as `odeint`, `gradients` and the teaching modules need it.
+a complex number, NaN) is refused rather than converted. `inputs` validates one call's (f, z0, θ, ts)
+together (for `odeint`, `gradients`, `check`, `Problem` and `lagrangian`); options are checked one
+by one (`as_n_steps`, `as_checkpoints`, `positive_int`, `positive_number`, `choice`).
 """
 import numbers
 
@@ -108,6 +109,20 @@ def positive_int(value, name):
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+def positive_number(value, name):
+    """`value` as a float if it is a positive, finite real number, else an error naming `name`.
+
+    The one rule for every tolerance, step size and time limit: a bool, a string or any other
+    non-real value is a TypeError; zero, a negative number, NaN or ±inf is a ValueError.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive, finite number, got {value!r}")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number, got {value}")
+    return value
 
 
 def choice(value, allowed, name):

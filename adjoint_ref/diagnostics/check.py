@@ -81,7 +81,7 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
     warn_if_dense(n_steps, "rk4", ts)
     n_steps = validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps)
-    tol = _positive(tol, "tol")
+    tol = validate.positive_number(tol, "tol")
     repeat = validate.positive_int(repeat, "repeat")
     validate.as_checkpoints(checkpoints)
     problem = (loss, f, z0, theta, ts)
@@ -124,13 +124,6 @@ def _verdicts(runs, tol, largest, refined, drifted, n_steps, reference):
     if largest or not found:
         found += verdict(tol, largest, refined, drifted, n_steps, reference)
     return found
-
-
-def _positive(value, name):
-    """`value` as a float if it is a positive real number (not a bool), else a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _choose(methods, problem, n_steps):

@@ -9,8 +9,10 @@ never from the solvers, so a mistake in a solver fails the row of its own equati
 
 Tolerances follow from the numerics. RK4, Simpson's rule and five-point differences are all of
 order 4, so every row that is not exact in exact arithmetic is evaluated twice, at the step h and at
-h/2, and passes only if (a) its residual at h is at most (ω h)⁴ (ω = 3, the fastest rate in the
-problem: the arbitrary λ's highest frequency; the MLP's rates are of order 1) and (b) the residual
+h/2, and passes only if (a) its residual at h is at most (ω h)⁴, with ω the fastest rate in the
+problem (`fastest_rate`): the larger of RATE = 3, which bounds the frequencies of the arbitrary λ and
+of the path variation η (drawn from [0.5, 3]), and the largest ‖∂f/∂z‖₂ along the path (about 1 for
+the default MLP, so ω = 3 there; 30–50 for Lorenz or a stiff linear flow), and (b) the residual
 falls by the order it should: the observed order log₂(r(h) / r(h/2)) is at least MIN_ORDER = 3.3
 (correct solves show 3.4–4.4 on every problem of the zoo; Kutta's third-order rule shows 3.0 on the
 forward-solution row), unless r(h) is already at the floor where round-off or the finite
@@ -33,7 +35,7 @@ from ..methods import METHODS
 from .._impl.metrics import relative_difference
 from .._impl.tree import ravel_tree
 
-RATE = 3.0
+RATE = 3.0  # the highest frequency an arbitrary λ or η may have (`lagrangian.smooth_multiplier`)
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin
 # Every gradient a user can ask for: each method of the table, and the adjoint with checkpoints.
 VARIANTS = {**{method: (method, {}) for method in METHODS},

@@ -3,13 +3,15 @@
 Each exercise is a module `exN_<function>.py` here with TITLE, EQUATIONS, SUMMARY, FUNCTION (the name
 the learner writes), SKELETON (the learner's starting file below its header) and `cases(rng)`, the
 graded cases; `solutions/exN_<function>.py` holds the reference answer. The statements are
-`exercises.md` here, a copy of derivation/exercises.md. `check` grades in a separate process
+`exercises.md` here, package data and the only copy (README.md and derivation/README.md link to
+it). `check` grades in a separate process
 (`sandbox`, `runner`).
 """
 import numbers
 import os
 import re
 
+from .._impl.validate import positive_number
 from . import (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
                ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost, sandbox)
 
@@ -110,6 +112,5 @@ def check(number, path, seed=0, timeout=sandbox.TIMEOUT):
     module = exercise(number)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = positive_number(timeout, "timeout")
     return sandbox.grade(number, module, path, seed, timeout)

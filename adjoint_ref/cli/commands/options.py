@@ -9,10 +9,10 @@ it starts working; `cli.main` prints it as "adjoint-ref CMD: error: …". Nothin
 the user's mistake: any other exception is a bug and keeps its traceback.
 """
 import argparse
-import math
 import os
 
 from ..._impl.memory import MemoryLimitError
+from ..._impl.validate import positive_int as validate_positive_int, positive_number
 
 
 class UsageError(Exception):
@@ -33,9 +33,19 @@ def number(convert, accept, requirement):
     return parse
 
 
-positive_int = number(int, lambda n: n >= 1, "a positive integer")
+def accepts(validator, value):
+    """Whether a validator of `adjoint_ref._impl.validate` takes `value` (the package's rule, applied
+    to a command-line number)."""
+    try:
+        validator(value, "value")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+positive_int = number(int, lambda n: accepts(validate_positive_int, n), "a positive integer")
 non_negative_int = number(int, lambda n: n >= 0, "a non-negative integer")
-positive_float = number(float, lambda x: 0 < x < math.inf, "a positive finite number")
+positive_float = number(float, lambda x: accepts(positive_number, x), "a positive, finite number")
 
 
 def output_folder(text):
