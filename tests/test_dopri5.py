@@ -269,6 +269,7 @@ def test_drift_warning_where_the_backward_z_leaves_the_forward_one():
     options = dict(solver="dopri5", rtol=1e-7, atol=1e-7)
     with pytest.warns(ar.AdjointDriftWarning, match="method='backprop'") as caught:
         g = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, **options)
+    assert caught[0].filename == __file__  # the line above, not the package's
     warning = caught[0].message
     assert warning.t == 0.0 and warning.drift > warning.threshold
     backprop = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, method="backprop", **options)

@@ -5,6 +5,7 @@ a complex number, NaN) is refused rather than converted. `problem` validates one
 (f, z0, θ, ts, n_steps) together, as `odeint`, `gradients` and the teaching modules need it.
 """
 import numbers
+from collections import namedtuple
 
 import numpy as np
 from autograd.tracer import getval, isbox
@@ -220,3 +221,35 @@ def inputs(f, z0, theta, ts):
     ts = as_times(ts)
     check_dynamics(f, z0, theta, getval(ts)[0])
     return z0, theta, ts
+
+
+RTOL, ATOL = 1e-7, 1e-9  # dopri5's default tolerances: those of torchdiffeq's odeint
+
+Tolerances = namedtuple("Tolerances", ["rtol", "atol", "adjoint_rtol", "adjoint_atol", "seminorm"])
+Tolerances.__doc__ = """The error tolerances of dopri5's forward solve and of the adjoint's backward solve, and
+whether the backward error norm leaves out a_θ and a_t (seminorm)."""
+
+
+def tolerances(method, rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False):
+    """Validated Tolerances for gradient method `method` with solver="dopri5": rtol, atol default to RTOL,
+    ATOL and the adjoint's to the forward ones; adjoint_rtol, adjoint_atol and seminorm apply to the adjoint only."""
+    if method != "adjoint":
+        for name, value in (("adjoint_rtol", adjoint_rtol), ("adjoint_atol", adjoint_atol), ("seminorm", seminorm)):
+            if value is not None and value is not False:
+                raise ValueError(f"{name} applies to method='adjoint' only, got method={method!r}")
+    rtol = RTOL if rtol is None else positive_float(rtol, "rtol")
+    atol = ATOL if atol is None else positive_float(atol, "atol")
+    if not isinstance(seminorm, (bool, np.bool_)):
+        raise TypeError(f"seminorm must be True or False, got {seminorm!r}")
+    return Tolerances(rtol, atol, rtol if adjoint_rtol is None else positive_float(adjoint_rtol, "adjoint_rtol"),
+                      atol if adjoint_atol is None else positive_float(adjoint_atol, "adjoint_atol"), bool(seminorm))
+
+
+def positive_float(value, name):
+    """`value` as a float if it is a positive, finite real number (not a bool), else an error naming `name`.
+    (The tolerances' validator; to be merged with i20b's `positive_number`.)"""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number, got {value}")
+    return float(value)

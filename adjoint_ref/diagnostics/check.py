@@ -19,7 +19,8 @@ from collections import namedtuple
 import numpy as np
 
 from .._impl import validate
-from ..adjoint import AdjointDriftWarning, auto_checkpoints
+from .._impl.checkpoints import auto_checkpoints
+from .._impl.drift import AdjointDriftWarning
 from ..api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
 from .._impl.memory import MemoryLimitError
 from ..methods import METHODS
