@@ -19,6 +19,7 @@ dλ/dt = −λ ∂f/∂z − ∂g/∂z, da_θ/dt = −λ ∂f/∂θ − ∂g/∂
 """
 import functools
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -79,8 +80,16 @@ def with_running_cost(f_and_pullback, g):
     return with_g
 
 
-def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoints=None, drift=None,
-                      running_loss=None, stats=None):
+Backward = namedtuple("Backward", ["t", "z", "lam", "a_theta", "a_t", "jumps", "drift", "gradients"])
+Backward.__doc__ = """One backward pass, recorded (`adjoint_gradients(..., trace=True)`): row r of the arrays t (decreasing),
+z, λ, a_θ (flat) and a_t is the state s = [z, λ, a_θ, a_t] at time t[r]: the start at t_N, one row after
+every step, and one after each jump at an observation time, whose rows are `jumps` (t_{N−1}, …, t_0;
+there z is the stored forward z). drift: the `drift.Drift` checks (t_i, relative drift, threshold) of
+the plain adjoint, one per interval; gradients: (dL/dz0, dL/dθ flat, dL/dts)."""
+
+
+def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, running_loss=None, stats=None,
+                      trace=False):
     """Eqs. (11)–(12): dL/dz0, dL/dθ (flat) and dL/dts by solving the adjoint system from ts[-1] to ts[0].
 
     zs are the forward states at the observation times, dL_dzs = ∂L/∂zs (same shape). The state starts
@@ -104,14 +113,12 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
     steps of their own (`stats`, a dict, receives their counts under "backward"; module doc of `methods`).
     running_loss=g adds ∫_{t0}^{t_N} g(z, θ, t) dt to the loss: ∂g/∂z, ∂g/∂θ, ∂g/∂t join the right-hand
     sides (`with_running_cost`), and dL/dt_N gains g(z(t_N), θ, t_N); then dL/dt0 = −λ(t0⁺)·f − g(z0, θ, t0).
-    If `record` is a list, the backward trajectory is appended to it as (t, z, λ, a_θ, a_t) tuples (a_θ
-    flat): one per step, plus one after each jump of λ at an observation time. If `drift` is a list,
-    each drift check is appended to it (`drift.Drift`: t_i, relative drift, threshold; no checkpoints).
+    Returns (dL/dz0, dL/dθ flat, dL/dts), or with trace=True the whole pass as a `Backward` record.
     """
     if checkpoints == "auto":  # the plain pass, and if z drifted the checkpointed one
         return checkpointing.plain_then_checkpointed(functools.partial(
-            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, drift=drift, running_loss=running_loss), n_steps, record)
-    shape, keep = zs[0].shape, record is not None
+            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, running_loss=running_loss, trace=trace), n_steps)
+    shape, drifts, jumps = zs[0].shape, [], []  # jumps: the rows of the trace after λ's jumps
     ds_dt = augmented_dynamics(f, shape, running_loss)
     if isinstance(n_steps, Tolerances):  # dopri5: adaptive backward steps, their counts in stats
         steps = backward_controller(n_steps, zs)
@@ -122,15 +129,15 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
     if running_loss is not None:  # the upper limit of ∫ g dt moves with t_N
         dL_dts[-1] += np.sum(running_loss(zs[-1], theta, ts[-1]))
     lam, a_theta, a_t = np.asarray(dL_dzs[-1], dtype=float), np.zeros(tree.size(theta)), -dL_dts[-1]
-    states = [(ts[-1], pack(zs[-1], lam, a_theta, a_t))] if keep else None
+    states = [(ts[-1], pack(zs[-1], lam, a_theta, a_t))] if trace else None
     for i in range(len(ts) - 1, 0, -1):
         s = pack(zs[i], lam, a_theta, a_t)  # z restarts from the stored forward z(t_i)
         if isinstance(n_steps, Tolerances):  # across [t_{i−1}, t_i] by adaptive steps
             s, _ = adaptive.solve_interval(ds_dt, s, theta, ts[i], ts[i - 1], steps)
         elif checkpoints is not None:  # across by RK4 steps along z recomputed from checkpoints
             s, crossed = checkpointing.cross(functools.partial(augmented_dynamics, f, shape, running_loss),
-                                             f, theta, s, zs[i - 1], ts[i - 1], ts[i], n_steps, checkpoints, keep)
-            states = states + crossed if keep else None
+                                             f, theta, s, zs[i - 1], ts[i - 1], ts[i], n_steps, checkpoints, trace)
+            states = states + crossed if trace else None
         else:  # across by n_steps RK4 steps backwards, z alongside λ
             h = (ts[i - 1] - ts[i]) / n_steps
             with np.errstate(over="ignore", invalid="ignore"):
@@ -143,27 +150,28 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record=None, checkpoint
                                       "backward pass")
                         raise
                     check_finite_state(s, t + h, "backward")
-                    if keep:
+                    if trace:
                         states.append((t + h, s))
         z_back, lam, a_theta, a_t = unpack(s, shape)
         rate_start = f(zs[i - 1], theta, ts[i - 1])  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
-            checked = check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end), n_steps)
-            if drift is not None:
-                drift.append(checked)
+            drifts.append(check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end), n_steps))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate_start)
             a_t = a_t - dL_dts[i - 1]
         lam = lam + dL_dzs[i - 1]  # λ's jump: λ(t_{i−1}⁻) = λ(t_{i−1}⁺) + ∂L/∂z(t_{i−1})
         rate_end = rate_start
-        if keep:
+        if trace:
+            jumps.append(len(states))
             states.append((ts[i - 1], pack(zs[i - 1], lam, a_theta, a_t)))
     if isinstance(n_steps, Tolerances) and stats is not None:
         stats["backward"] = dict(steps.stats)
-    if keep:
-        record.extend((t, *unpack(state, shape)) for t, state in states)
     dL_dts[0] = a_t
-    return lam, a_theta, dL_dts
+    if not trace:
+        return lam, a_theta, dL_dts
+    rows = [unpack(state, shape) for _, state in states]
+    return Backward(np.array([t for t, _ in states]), *map(np.array, zip(*rows)), np.array(jumps), tuple(drifts),
+                    (lam, a_theta, dL_dts))
 
 
 def check_drift(f, theta, zs, ts, i, z_back, rates, grid):
@@ -182,9 +190,9 @@ def backward_controller(tol, zs):
                              "backward", watch=drifting.blow_up_guard(zs, lambda s: unpack(s, shape)[0]))
 
 
-def solve(f, z0, theta, ts, n_steps, checkpoints=None, drift=None):
+def solve(f, z0, theta, ts, n_steps, checkpoints=None, trace=False):
     """The gradient method "adjoint": zs by RK4 (eq. 3) and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
-    dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`, which fills the list `drift`)."""
+    dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`; with trace=True a `Backward`)."""
     checkpointing.check_checkpoint_memory(z0, n_steps, checkpoints)
     zs = integrate(f, z0, theta, ts, n_steps)
-    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints, drift=drift)
+    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints, trace=trace)

@@ -249,7 +249,7 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
 def forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss=None, **options):
     """(pullback, L, ∂L/∂zs) for inputs already validated: the forward pass of table[method] (table:
     METHODS or DOPRI5_METHODS, on the grid n_steps or tolerances) with its options (such as
-    checkpoints=K, or drift=[] for the adjoint) and the loss's gradient; with a running_loss g,
+    checkpoints=K, or trace=True for the adjoint's `Backward` record) and the loss's gradient; with a running_loss g,
     L includes ∫ g dt and the pullback its gradients (`running_cost.solve`, RK4 only)."""
     if running_loss is None:
         (zs, pullback), cost = table[method](f, z0, theta, ts, grid, **options), 0.0

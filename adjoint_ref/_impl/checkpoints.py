@@ -74,19 +74,18 @@ def cross(dynamics_along, f, theta, s, z_start, t_start, t_end, n_steps, checkpo
     return s, states
 
 
-def plain_then_checkpointed(backward, n_steps, record):
+def plain_then_checkpointed(backward, n_steps):
     """checkpoints="auto": backward(checkpoints=None) (the plain adjoint) and, if its backward z drifted, an
-    AdjointDriftWarning saying so and backward(checkpoints=K) with K = ⌈√n_steps⌉ checkpoints instead.
-    `record` receives the steps of the pass whose result is returned."""
-    plain = None if record is None else []
+    AdjointDriftWarning saying so and backward(checkpoints=K) with K = ⌈√n_steps⌉ instead (a traced pass
+then carries the plain pass's drift checks, the only ones made)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AdjointDriftWarning)
-        result = backward(checkpoints=None, record=plain)
+        result = backward(checkpoints=None)
     drifts = [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
     if not drifts:
-        if record is not None:
-            record.extend(plain)
         return result
     k, first = auto_checkpoints(n_steps), drifts[0]
     warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k))
-    return backward(checkpoints=k, record=record)
+    rerun = backward(checkpoints=k)
+    traced = hasattr(rerun, "drift")  # a traced pass (`adjoint.Backward`) keeps the plain pass's drift checks
+    return rerun._replace(drift=result.drift) if traced else rerun

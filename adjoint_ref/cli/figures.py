@@ -173,10 +173,9 @@ def backward_solve(p, n_steps):
     """Record the forward RK4 solve and the backward adjoint solve (eqs. 11–12) of the problem p."""
     forward = [(p.ts[0], p.z0)]
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps, record=forward)
-    backward = []
-    adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=backward)
-    rows = [np.array(column) for column in zip(*backward)]
-    return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), *rows[:4])
+    back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True)
+    return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), back.t, back.z,
+                         back.lam, back.a_theta)
 
 
 @figure("adjoint_trajectories.png", "one backward solve of a damped pendulum fitted at four times: z(t) "
@@ -289,13 +288,12 @@ def reconstruction_error(quick):
     ax = fig.add_subplot()
     for checkpoints, label in ((None, "plain adjoint: $z$ integrated backwards"),
                                (4, "checkpointed adjoint ($K = 4$): $z$ re-integrated forwards")):
-        record = []
         with warnings.catch_warnings():  # the plain adjoint's drift is what this figure shows
             warnings.simplefilter("ignore", AdjointDriftWarning)
-            adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=record,
-                              checkpoints=checkpoints)
+            back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), checkpoints=checkpoints,
+                                     trace=True)
         used = {}  # step index → the z the backward pass integrated with (not λ's jump entries)
-        for t, z, *_ in record:
+        for t, z in zip(back.t, back.z):
             used.setdefault(int(round((t - t0) / (t1 - t0) * n_steps)), z)
         steps = sorted(used)
         gaps = [np.linalg.norm(used[k] - forward[k]) for k in steps]

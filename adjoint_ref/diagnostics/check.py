@@ -169,20 +169,22 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
     name = "adjoint" if method == "checkpointed" else method
     options = {"checkpoints": checkpoints_of(method, n_steps, checkpoints)} if name == "adjoint" else {}
 
-    def once(drift):
+    def once():  # (Gradients, the plain adjoint's drift checks or None, seconds)
         start = time.perf_counter()
         pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, **options,
-                                                   **({} if drift is None else {"drift": drift}))
-        g = collected(name, value, pullback(dL_dzs), problem[3])
-        return g, time.perf_counter() - start
+                                                   **({"trace": True} if method == "adjoint" else {}))
+        result = pullback(dL_dzs)
+        traced = method == "adjoint"  # a `Backward` record: its gradients and drift checks
+        g = collected(name, value, result.gradients if traced else result, problem[3])
+        return g, list(result.drift) if traced else None, time.perf_counter() - start
 
     drift = [] if method == "adjoint" else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AdjointDriftWarning)
         try:
-            result, seconds = once(drift)
+            result, drift, seconds = once()
             heard = [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
-            seconds = min([seconds] + [once(None if drift is None else [])[1] for _ in range(repeat - 1)])
+            seconds = min([seconds] + [once()[2] for _ in range(repeat - 1)])
         except FloatingPointError as err:
             return Run(None, None, drift, [], f"{type(err).__name__}: {err}", options.get("checkpoints"))
     for w in caught:  # pass every other warning on
