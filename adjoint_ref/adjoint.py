@@ -121,8 +121,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
     shape, drifts, jumps = zs[0].shape, [], []  # jumps: the rows of the trace after λ's jumps
     ds_dt = augmented_dynamics(f, shape, running_loss)
     if isinstance(n_steps, Tolerances):  # dopri5: adaptive backward steps, their counts in stats
-        steps = backward_controller(n_steps, zs)
-        ds_dt = adaptive.counting(ds_dt, steps.stats)
+        controller = backward_controller(n_steps, zs)
+        ds_dt = adaptive.counting(ds_dt, controller.stats)
     rate_end = f(zs[-1], theta, ts[-1])  # dz/dt at t_N
     dL_dts = np.zeros(len(ts))
     dL_dts[-1] = np.vdot(dL_dzs[-1], rate_end)
@@ -133,7 +133,7 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
     for i in range(len(ts) - 1, 0, -1):
         s = pack(zs[i], lam, a_theta, a_t)  # z restarts from the stored forward z(t_i)
         if isinstance(n_steps, Tolerances):  # across [t_{i−1}, t_i] by adaptive steps
-            s, _ = adaptive.solve_interval(ds_dt, s, theta, ts[i], ts[i - 1], steps)
+            s, _ = adaptive.adaptive_interval(ds_dt, s, theta, ts[i], ts[i - 1], controller)
         elif checkpoints is not None:  # across by RK4 steps along z recomputed from checkpoints
             s, crossed = checkpointing.cross(functools.partial(augmented_dynamics, f, shape, running_loss),
                                              f, theta, s, zs[i - 1], ts[i - 1], ts[i], n_steps, checkpoints, trace)
@@ -165,7 +165,7 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
             jumps.append(len(states))
             states.append((ts[i - 1], pack(zs[i - 1], lam, a_theta, a_t)))
     if isinstance(n_steps, Tolerances) and stats is not None:
-        stats["backward"] = dict(steps.stats)
+        stats["backward"] = dict(controller.stats)
     dL_dts[0] = a_t
     if not trace:
         return lam, a_theta, dL_dts

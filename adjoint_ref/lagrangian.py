@@ -120,13 +120,9 @@ def forward_path(f, z0, theta, ts, n_steps):
     """
     z0, theta, ts = inputs(f, z0, theta, ts)
     n_steps = grid_steps(n_steps)
-    record = []
-    forward_sensitivities(f, z0, theta, ts, n_steps, record)
-    grid = [record[i * n_steps:(i + 1) * n_steps + 1] for i in range(len(ts) - 1)]
-    t = np.array([[entry[0] for entry in interval] for interval in grid])
-    z = np.array([[entry[1] for entry in interval] for interval in grid])
-    S = np.array([[entry[2][:, z0.size:] for entry in interval] for interval in grid])
-    return Path(t, z, S)
+    path = forward_sensitivities(f, z0, theta, ts, n_steps, trace=True)
+    rows = [np.arange(i * n_steps, (i + 1) * n_steps + 1) for i in range(len(ts) - 1)]  # an interval's grid
+    return Path(path.t[rows], path.z[rows], path.S[rows][..., z0.size:])
 
 
 def _forward_jacobian(fun, x):

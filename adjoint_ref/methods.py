@@ -70,41 +70,41 @@ METHODS = {
 
 
 def adaptive_forward(f, z0, theta, ts, tol, stats=None):
-    """(zs, the Adaptive controller that chose the steps): dopri5's forward solve, eq. (3)."""
-    steps = adaptive.Adaptive(tol.rtol, tol.atol)
-    zs = adaptive.integrate(f, z0, theta, ts, steps)
-    _report(stats, "forward", steps)
-    return zs, steps
+    """(zs, the Adaptive controller that chose the controller): dopri5's forward solve, eq. (3)."""
+    controller = adaptive.Adaptive(tol.rtol, tol.atol)
+    zs = adaptive.adaptive_integrate(f, z0, theta, ts, controller)
+    _report(stats, "forward", controller)
+    return zs, controller
 
 
-def _report(stats, which, steps):
+def _report(stats, which, controller):
     if stats is not None:
-        stats[which] = dict(steps.stats)
+        stats[which] = dict(controller.stats)
 
 
 def adaptive_adjoint(f, z0, theta, ts, tol, stats=None):
     """The gradient method "adjoint" with dopri5: the adaptive forward solve and `adjoint.adjoint_gradients`
-    with adaptive backward steps (module docstring)."""
+    with adaptive backward controller (module docstring)."""
     zs, _ = adaptive_forward(f, z0, theta, ts, tol, stats)
     return zs, functools.partial(adjoint.adjoint_gradients, f, zs, theta, ts, tol, stats=stats)
 
 
 def adaptive_backprop(f, z0, theta, ts, tol, stats=None):
     """The gradient method "backprop" with dopri5: autograd records the adaptive forward solve and
-    reverses its accepted steps, with their sizes held fixed (module docstring)."""
-    steps = adaptive.Adaptive(tol.rtol, tol.atol)
-    zs, pullback = recorded(adaptive.integrate, f, z0, theta, ts, steps)
-    _report(stats, "forward", steps)
+    reverses its accepted controller, with their sizes held fixed (module docstring)."""
+    controller = adaptive.Adaptive(tol.rtol, tol.atol)
+    zs, pullback = recorded(adaptive.adaptive_integrate, f, z0, theta, ts, controller)
+    _report(stats, "forward", controller)
     return zs, pullback
 
 
 def adaptive_finite_differences(f, z0, theta, ts, tol, stats=None):
     """The gradient method "finite_differences" with dopri5: central differences of the forward solve
-    with its accepted steps replayed (module docstring); 2 replays per entry of z0, θ and ts."""
-    zs, steps = adaptive_forward(f, z0, theta, ts, tol, stats)
+    with its accepted controller replayed (module docstring); 2 replays per entry of z0, θ and ts."""
+    zs, controller = adaptive_forward(f, z0, theta, ts, tol, stats)
 
     def replay(z0, theta, ts):
-        return adaptive.integrate(f, z0, theta, ts, adaptive.Replay(steps.fractions))
+        return adaptive.adaptive_integrate(f, z0, theta, ts, adaptive.Replay(controller.fractions))
 
     return zs, finite_differences.pullback_of(replay, z0, theta, ts)
 

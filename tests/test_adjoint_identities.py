@@ -22,9 +22,7 @@ N_STEPS = 16
 def test_lambda_times_a_perturbation_is_constant():
     p = pendulum_problem(n_times=2)
     n_steps, v = 64, np.array([0.6, 0.8])
-    record = []
-    forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, record)
-    dz = np.array([S[:, :2] @ v for _, _, S in record])  # δz(t) on the grid, forwards in time
+    dz = forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, trace=True).S[:, :, :2] @ v  # δz(t), forwards
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
     back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True)
     lam = back.lam[:-1][::-1]  # same grid, forwards in time (the last row: λ after the jump at t0)

@@ -393,10 +393,8 @@ def perturbation_and_adjoint(quick):
     observed once, at t1, and the constant λ·δz against δL from two perturbed forward solves."""
     p = pendulum_problem(n_times=2)
     n_steps, v = (8 if quick else 40), np.array([0.6, 0.8])
-    record = []
-    forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, record)
-    t = np.array([entry[0] for entry in record])
-    dz = np.array([entry[2][:, :2] @ v for entry in record])  # δz(t) = dz(t)/dz0 · v
+    path = forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, trace=True)
+    t, dz = path.t, path.S[:, :, :2] @ v  # δz(t) = dz(t)/dz0 · v
     lam = backward_solve(p, n_steps).lam[:-1][::-1]  # on the same grid, forwards in time; drop λ(t0⁻)
     epsilon = 1e-6
     dL = (p.loss(integrate(p.f, p.z0 + epsilon * v, p.theta, p.ts, n_steps)) -
