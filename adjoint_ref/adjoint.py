@@ -153,7 +153,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
                     if trace:
                         states.append((t + h, s))
         z_back, lam, a_theta, a_t = unpack(s, shape)
-        rate_start = f(zs[i - 1], theta, ts[i - 1])  # dz/dt at t_{i−1}
+        needed = checkpoints is None or i - 1 > 0  # by the drift check or by dL/dt_{i−1}
+        rate_start = f(zs[i - 1], theta, ts[i - 1]) if needed else None  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
             drifts.append(check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end), n_steps))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
