@@ -6,7 +6,7 @@
     g.loss, g.z0, g.theta, g.ts
     print(ar.check(loss, f, z0, theta, ts, n_steps=20))                  # every method, compared
 """
-from .adjoint import AdjointDriftWarning
+from ._impl.drift import AdjointDriftWarning
 from .api import DenseGridWarning, Gradients, gradients, odeint
 from .diagnostics.check import check
 from .problems.problem import Problem

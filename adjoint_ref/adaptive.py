@@ -156,8 +156,8 @@ def counting(f, stats):
     return counted_f
 
 
-def solve_interval(f, z, theta, t_start, t_end, steps, k1=None):
-    """z(t_end) from z = z(t_start) by Dormand–Prince steps that `steps` (Adaptive or Replay) chooses.
+def adaptive_interval(f, z, theta, t_start, t_end, controller, k1=None):
+    """z(t_end) from z = z(t_start) by the Dormand–Prince steps that `controller` (Adaptive or Replay) chooses.
 
     Returns (z(t_end), f at z(t_end)) — the last stage, which is the first of the next interval's
     first step (FSAL); pass it as k1 when z continues unchanged from t_end. A step from t = t_start +
@@ -167,29 +167,29 @@ def solve_interval(f, z, theta, t_start, t_end, steps, k1=None):
     span_value = float(getval(span))
     if k1 is None:
         k1 = f(z, theta, t_start)
-    steps.begin(f, getval(z), theta, float(getval(t_start)), span_value, getval(k1))
+    controller.begin(f, getval(z), theta, float(getval(t_start)), span_value, getval(k1))
     done = 0.0
     while True:
-        fraction, last = steps.propose(1.0 - done, span_value)
+        fraction, last = controller.propose(1.0 - done, span_value)
         t = t_start + done * span
         z_new, error, stages = rk_step(DOPRI5, f, z, theta, t, fraction * span, k1)
-        if steps.judge(getval(z), getval(z_new), getval(error), fraction, span_value, float(getval(t))):
-            z, k1 = finite_state(z_new, getval(t + fraction * span), steps.which), stages[-1]
+        if controller.judge(getval(z), getval(z_new), getval(error), fraction, span_value, float(getval(t))):
+            z, k1 = finite_state(z_new, getval(t + fraction * span), controller.which), stages[-1]
             if last:
                 return z, k1
             done += fraction
 
 
-def integrate(f, z0, theta, ts, steps):
+def adaptive_integrate(f, z0, theta, ts, controller):
     """Eq. (3) at every observation time by Dormand–Prince: zs[i] = z(ts[i]), zs[0] = z0.
 
-    `steps` is an `Adaptive` controller (whose `fractions` and `stats` are filled in) or a `Replay`.
+    `controller` is an `Adaptive` controller (whose `fractions` and `stats` are filled in) or a `Replay`.
     Returns an array of shape (len(ts),) + z0.shape, differentiable by autograd through the accepted
     steps (their sizes held fixed as fractions of each interval; see the module docstring).
     """
-    f = counting(f, steps.stats)
+    f = counting(f, controller.stats)
     zs, k1 = [z0], None
     for t_start, t_end in zip(ts[:-1], ts[1:]):
-        z, k1 = solve_interval(f, zs[-1], theta, t_start, t_end, steps, k1)
+        z, k1 = adaptive_interval(f, zs[-1], theta, t_start, t_end, controller, k1)
         zs.append(z)
     return anp.stack(zs)

@@ -12,17 +12,16 @@ from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tupl
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import getval
 
-from . import dopri5, running_cost
+from . import running_cost
 from ._impl import validate
 from ._impl.memory import check_backprop_memory
-from .methods import METHODS
+from .methods import DOPRI5_METHODS, METHODS, SOLVERS, adaptive_forward
 from .rk4 import integrate
 from ._impl.tree import unravel_like
 
 DEFAULT_N_STEPS = 20  # RK4 steps per observation interval
 DENSE_GRID = 100  # from this many observation times on, leaving n_steps at its default gets a warning
 GRADIENT_METHODS = ("adjoint", "backprop")  # how `odeint` may be differentiated by autograd
-SOLVERS = {"rk4": METHODS, "dopri5": dopri5.METHODS}  # each solver's table of gradient methods
 
 Gradients = namedtuple("Gradients", ["loss", "z0", "theta", "ts"])
 Gradients.__doc__ = """The loss value L and its gradients dL/dz0, dL/dθ (θ's container structure), dL/dts."""
@@ -109,7 +108,7 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
                                             rtol=rtol, atol=atol, adjoint_rtol=adjoint_rtol,
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)
     if gradient == "backprop" and solver == "dopri5":
-        return dopri5.forward(f, z0, theta, ts, grid, stats)[0]
+        return adaptive_forward(f, z0, theta, ts, grid, stats)[0]
     if gradient == "backprop":
         if validate.is_traced(z0, theta, ts):
             check_backprop_memory(f, z0, theta, ts, grid)
@@ -129,7 +128,7 @@ def _adjoint_only(checkpoints, method, name):
 
 def _solver_settings(solver, method, name, n_steps, checkpoints, stats, running_loss, **adaptive):
     """(the solver's table of gradient methods, its grid argument, the method's options): the grid is
-    n_steps for solver="rk4" and dopri5.Tolerances for solver="dopri5"; the other solver's arguments
+    n_steps for solver="rk4" and validate.Tolerances for solver="dopri5"; the other solver's arguments
     are refused with an error naming them. `name` is what the caller calls `method`."""
     validate.choice(solver, tuple(SOLVERS), "solver")
     checkpoints = _adjoint_only(validate.as_checkpoints(checkpoints), method, name)
@@ -145,8 +144,8 @@ def _solver_settings(solver, method, name, n_steps, checkpoints, stats, running_
         if value is not None:
             raise ValueError(f"{key} applies to solver='rk4' only, not to solver='dopri5' (which chooses its "
                              "own steps from rtol and atol)")
-    validate.choice(method, tuple(dopri5.METHODS), f"{name} (with solver='dopri5')")
-    return dopri5.METHODS, dopri5.tolerances(method, **adaptive), {"stats": stats}
+    validate.choice(method, tuple(DOPRI5_METHODS), f"{name} (with solver='dopri5')")
+    return DOPRI5_METHODS, validate.tolerances(method, **adaptive), {"stats": stats}
 
 
 def _traceable(theta):
@@ -244,14 +243,13 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     if running_loss is not None:
         validate.check_running_loss(running_loss, z0, theta, ts[0])
     pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
-    # the pullback is called here, so that its AdjointDriftWarning (stacklevel 6) names the caller's line
     return collected(method, value, pullback(dL_dzs), theta)
 
 
 def forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss=None, **options):
     """(pullback, L, ∂L/∂zs) for inputs already validated: the forward pass of table[method] (table:
-    METHODS or dopri5.METHODS, on the grid n_steps or tolerances) with its options (such as
-    checkpoints=K, or drift=[] for the adjoint) and the loss's gradient; with a running_loss g,
+    METHODS or DOPRI5_METHODS, on the grid n_steps or tolerances) with its options (such as
+    checkpoints=K, or trace=True for the adjoint's `Backward` record) and the loss's gradient; with a running_loss g,
     L includes ∫ g dt and the pullback its gradients (`running_cost.solve`, RK4 only)."""
     if running_loss is None:
         (zs, pullback), cost = table[method](f, z0, theta, ts, grid, **options), 0.0

@@ -120,13 +120,9 @@ def forward_path(f, z0, theta, ts, n_steps):
     """
     z0, theta, ts = inputs(f, z0, theta, ts)
     n_steps = grid_steps(n_steps)
-    record = []
-    forward_sensitivities(f, z0, theta, ts, n_steps, record)
-    grid = [record[i * n_steps:(i + 1) * n_steps + 1] for i in range(len(ts) - 1)]
-    t = np.array([[entry[0] for entry in interval] for interval in grid])
-    z = np.array([[entry[1] for entry in interval] for interval in grid])
-    S = np.array([[entry[2][:, z0.size:] for entry in interval] for interval in grid])
-    return Path(t, z, S)
+    path = forward_sensitivities(f, z0, theta, ts, n_steps, trace=True)
+    rows = [np.arange(i * n_steps, (i + 1) * n_steps + 1) for i in range(len(ts) - 1)]  # an interval's grid
+    return Path(path.t[rows], path.z[rows], path.S[rows][..., z0.size:])
 
 
 def _forward_jacobian(fun, x):
@@ -241,17 +237,15 @@ def eq10_terms(dL_dzs, lam, lam_dot, S, lam_fz, lam_ftheta, t):
 def eq11_adjoint_multiplier(f, zs, theta, ts, n_steps, dL_dzs, t):
     """Eq. (11): dλ/dt = −λ ∂f/∂z, λ(t1) = ∂L/∂z(t1) — λ solved backwards, as a `Multiplier` on grid t.
 
-    λ comes from `adjoint.adjoint_gradients` (its recorded backward steps, which run on the same
+    λ comes from `adjoint.adjoint_gradients` (its traced backward steps, which run on the same
     grid, with checkpoints="auto": where the plain backward z drifts, λ is taken along the forward z
     recomputed from checkpoints, and the drift is reported); at each earlier observation time it
     jumps by ∂L/∂z(t_i). λ̇ is estimated from the grid
     values by `grid_derivative`, independently of the right-hand side of eq. (11).
     """
     n_steps = grid_steps(n_steps)
-    record = []
-    adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, record, checkpoints="auto")
-    lam = np.array([np.ravel(entry[2]) for entry in record[:-1]])  # the last entry is λ(t0⁻)
-    lam = lam.reshape(len(ts) - 1, n_steps + 1, -1)[::-1, ::-1]  # recorded backwards in time
+    lam = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints="auto", trace=True).lam
+    lam = lam[:-1].reshape(len(ts) - 1, n_steps + 1, -1)[::-1, ::-1]  # backwards in time; the last row is λ(t0⁻)
     return Multiplier(lam, grid_derivative(lam, t))
 
 

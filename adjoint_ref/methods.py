@@ -1,20 +1,42 @@
-"""The gradient methods, in one table.
+"""The gradient methods, in one table per solver: `METHODS` (RK4) and `DOPRI5_METHODS` (adaptive).
 
 Every method has the same signature, that of autograd's `make_vjp`:
 
     zs, pullback = METHODS[name](f, z0, theta, ts, n_steps, **options)
+    zs, pullback = DOPRI5_METHODS[name](f, z0, theta, ts, tolerances, stats=None)
     dL_dz0, dL_dtheta_flat, dL_dts = pullback(dL_dzs)
 
 zs = z(ts[i]) from the forward pass (eq. 3), and pullback turns ∂L/∂zs into the gradients, dL/dθ as
 one flat vector in `tree.ravel_tree` order. `gradients`, `check`, `equations` and `bench` all go
-through this table; a new method is one more entry.
+through these tables; a new method is one more entry.
+
+With solver="dopri5" (`adaptive`: Dormand–Prince steps chosen by tolerances, `validate.Tolerances`):
+- "adjoint": the same backward loop as with RK4 (`adjoint.adjoint_gradients`), each interval crossed by
+  adaptive steps of its own (tolerances adjoint_rtol, adjoint_atol). It differentiates the exact flow,
+  not the computed zs: its error is set by the tolerances of both passes, and it differs from backprop
+  by about that much. seminorm=True measures the backward error on [z, λ] only, not on the integrals
+  a_θ and a_t, which feed nothing back into the dynamics (Kidger, Chen & Lyons 2021, "'Hey, that's not
+  an ODE': faster ODE adjoints via seminorms"): fewer backward steps for about the same gradient.
+- "backprop": autograd through the accepted forward steps, their sizes held fixed as fractions of
+  each observation interval (`adaptive`); the controller's choice of step sizes is not differentiated,
+  as in torchdiffeq. It is the exact derivative of that fixed-step computation.
+- "finite_differences": central differences of the forward solve with the accepted steps replayed
+  (`adaptive.Replay`): the same computation backprop differentiates, so the two agree to the
+  finite-difference error. Re-running the controller on each perturbed input instead would let the
+  step sizes move with the input (a term backprop leaves out) and, wherever a perturbation adds a
+  step or a rejection, make the result jump by about the tolerance, which divided by the
+  finite-difference step (~6e-6 relative) swamps the gradient.
+`stats`, a dict, receives the counts {"accepted", "rejected", "f_evals"} of the forward solve under
+"forward", and for the adjoint those of the backward solve under "backward" (there f_evals counts
+evaluations of the augmented dynamics: one f and one vector–Jacobian product each).
 """
+import functools
+
 import numpy as np
 from autograd import make_vjp
 
-from . import adjoint, discrete_adjoint, finite_differences, sensitivity
+from . import adaptive, adjoint, discrete_adjoint, finite_differences, rk4, sensitivity
 from ._impl.memory import check_backprop_memory
-from .rk4 import integrate
 from ._impl.tree import ravel_tree
 
 
@@ -22,7 +44,7 @@ def backprop(f, z0, theta, ts, n_steps):
     """The gradient method "backprop": autograd records every RK4 stage of the forward pass and
     reverses the recording (memory grows with n_steps; guarded by `memory.check_backprop_memory`)."""
     check_backprop_memory(f, z0, theta, ts, n_steps)
-    return recorded(integrate, f, z0, theta, ts, n_steps)
+    return recorded(rk4.integrate, f, z0, theta, ts, n_steps)
 
 
 def recorded(integrate, f, z0, theta, ts, grid):
@@ -45,3 +67,48 @@ METHODS = {
     "forward_sensitivity": sensitivity.solve,
     "discrete_adjoint": discrete_adjoint.solve,
 }
+
+
+def adaptive_forward(f, z0, theta, ts, tol, stats=None):
+    """(zs, the Adaptive controller that chose the controller): dopri5's forward solve, eq. (3)."""
+    controller = adaptive.Adaptive(tol.rtol, tol.atol)
+    zs = adaptive.adaptive_integrate(f, z0, theta, ts, controller)
+    _report(stats, "forward", controller)
+    return zs, controller
+
+
+def _report(stats, which, controller):
+    if stats is not None:
+        stats[which] = dict(controller.stats)
+
+
+def adaptive_adjoint(f, z0, theta, ts, tol, stats=None):
+    """The gradient method "adjoint" with dopri5: the adaptive forward solve and `adjoint.adjoint_gradients`
+    with adaptive backward controller (module docstring)."""
+    zs, _ = adaptive_forward(f, z0, theta, ts, tol, stats)
+    return zs, functools.partial(adjoint.adjoint_gradients, f, zs, theta, ts, tol, stats=stats)
+
+
+def adaptive_backprop(f, z0, theta, ts, tol, stats=None):
+    """The gradient method "backprop" with dopri5: autograd records the adaptive forward solve and
+    reverses its accepted controller, with their sizes held fixed (module docstring)."""
+    controller = adaptive.Adaptive(tol.rtol, tol.atol)
+    zs, pullback = recorded(adaptive.adaptive_integrate, f, z0, theta, ts, controller)
+    _report(stats, "forward", controller)
+    return zs, pullback
+
+
+def adaptive_finite_differences(f, z0, theta, ts, tol, stats=None):
+    """The gradient method "finite_differences" with dopri5: central differences of the forward solve
+    with its accepted controller replayed (module docstring); 2 replays per entry of z0, θ and ts."""
+    zs, controller = adaptive_forward(f, z0, theta, ts, tol, stats)
+
+    def replay(z0, theta, ts):
+        return adaptive.adaptive_integrate(f, z0, theta, ts, adaptive.Replay(controller.fractions))
+
+    return zs, finite_differences.pullback_of(replay, z0, theta, ts)
+
+
+DOPRI5_METHODS = {"adjoint": adaptive_adjoint, "backprop": adaptive_backprop,
+                  "finite_differences": adaptive_finite_differences}
+SOLVERS = {"rk4": METHODS, "dopri5": DOPRI5_METHODS}  # each solver's table of gradient methods

@@ -86,6 +86,6 @@ def step_states(f, z, theta, t_start, t_end, n_steps):
     """[z_0 = z, z_1, …, z_n]: the state after every RK4 step of `solve_interval` on one interval.
 
     Memory proportional to n_steps."""
-    steps = []
-    solve_interval(f, z, theta, t_start, t_end, n_steps, record=steps)
-    return [z] + [state for _, state in steps]
+    trajectory = []
+    solve_interval(f, z, theta, t_start, t_end, n_steps, record=trajectory)
+    return [z] + [state for _, state in trajectory]

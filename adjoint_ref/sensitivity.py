@@ -14,6 +14,8 @@ carries one vector λ of the size of z.
 Runge–Kutta method commutes with differentiation, so this S is the exact derivative of the discrete
 RK4 solution: its dL/dz0 and dL/dθ equal backprop's up to round-off.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from ._impl import tree
@@ -42,22 +44,28 @@ def sensitivity_dynamics(f, z_shape, n_theta):
     return ds_dt
 
 
-def forward_sensitivities(f, z0, theta, ts, n_steps, record=None):
+Sensitivities = namedtuple("Sensitivities", ["t", "z", "S"])
+Sensitivities.__doc__ = """The forward solve with its sensitivities on the RK4 grid: row r holds time t[r], z (flat)
+and S = [dz/dz0, dz/dθ] there; the rows are ts[0] and the end of every RK4 step."""
+
+
+def forward_sensitivities(f, z0, theta, ts, n_steps, trace=False):
     """z(ts[i]) (flat) and S(ts[i]) = [dz/dz0, dz/dθ](ts[i]) at every observation time.
 
-    Returns (zs, Ss) of shapes (len(ts), n) and (len(ts), n, n + size(θ)), n = size of z0.
-    If `record` is a list, (t, z, S) is appended to it at ts[0] and after every RK4 step.
+    Returns (zs, Ss) of shapes (len(ts), n) and (len(ts), n, n + size(θ)), n = size of z0; with
+    trace=True instead `Sensitivities` at ts[0] and after every RK4 step.
     """
     n = z0.size
     n_theta = tree.size(theta)
     ds_dt = sensitivity_dynamics(f, z0.shape, n_theta)
     s = np.concatenate([np.ravel(z0), np.ravel(np.eye(n, n + n_theta))])
-    states, steps = [s], None if record is None else [(ts[0], s)]
+    states, trajectory = [s], [(ts[0], s)] if trace else None
     for t_start, t_end in zip(ts[:-1], ts[1:]):
-        s = solve_interval(ds_dt, s, theta, t_start, t_end, n_steps, record=steps)
+        s = solve_interval(ds_dt, s, theta, t_start, t_end, n_steps, record=trajectory)
         states.append(s)
-    if record is not None:
-        record.extend((t, s[:n], s[n:].reshape(n, n + n_theta)) for t, s in steps)
+    if trace:
+        rows = np.array([state for _, state in trajectory])
+        return Sensitivities(np.array([t for t, _ in trajectory]), rows[:, :n], rows[:, n:].reshape(-1, n, n + n_theta))
     states = np.array(states)
     return states[:, :n], states[:, n:].reshape(len(ts), n, n + n_theta)
 

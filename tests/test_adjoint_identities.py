@@ -22,13 +22,10 @@ N_STEPS = 16
 def test_lambda_times_a_perturbation_is_constant():
     p = pendulum_problem(n_times=2)
     n_steps, v = 64, np.array([0.6, 0.8])
-    record = []
-    forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, record)
-    dz = np.array([S[:, :2] @ v for _, _, S in record])  # δz(t) on the grid, forwards in time
+    dz = forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, trace=True).S[:, :, :2] @ v  # δz(t), forwards
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-    backward = []
-    adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), backward)
-    lam = np.array([entry[2] for entry in backward[:-1]][::-1])  # same grid, forwards in time
+    back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True)
+    lam = back.lam[:-1][::-1]  # same grid, forwards in time (the last row: λ after the jump at t0)
     products = np.sum(lam * dz, axis=1)
     dL = np.vdot(ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, n_steps, "backprop").z0, v)
     tol = rk4_error_bound(1.0, 8.0, 8.0 / n_steps)
@@ -44,9 +41,9 @@ def test_dL_dz0_with_an_observation_at_t0():
         return p.loss(zs) + anp.sum((zs[0] - target) ** 2)
 
     zs = integrate(p.f, p.z0, p.theta, p.ts, N_STEPS)
-    record = []
-    dL_dz0, _, dL_dts = adjoint_gradients(p.f, zs, p.theta, p.ts, N_STEPS, grad(loss)(zs), record)
-    lam_before, lam_after = record[-2][2], record[-1][2]  # λ(t0⁺) arriving, λ(t0⁻) after the jump
+    back = adjoint_gradients(p.f, zs, p.theta, p.ts, N_STEPS, grad(loss)(zs), trace=True)
+    dL_dz0, _, dL_dts = back.gradients
+    lam_before, lam_after = back.lam[back.jumps[-1] - 1], back.lam[back.jumps[-1]]  # λ(t0⁺), λ(t0⁻)
     assert np.array_equal(dL_dz0, lam_after)
     assert relative(lam_after, lam_before + 2 * (p.z0 - target)) < 1e-14
     backprop = ar.gradients(loss, p.f, p.z0, p.theta, p.ts, N_STEPS, "backprop")

@@ -57,13 +57,12 @@ def backward_z_error(p, n_steps, checkpoints):
     dL_dzs = np.zeros((2,) + p.z0.shape)
     dL_dzs[-1] = 1.0
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-    record = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ar.AdjointDriftWarning)  # the point here is to measure the drift
-        adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, dL_dzs, record=record, checkpoints=checkpoints)
+        back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, dL_dzs, checkpoints=checkpoints, trace=True)
     t0, t1 = p.ts
     forward = step_states(p.f, p.z0, p.theta, t0, t1, n_steps)
-    return max(np.linalg.norm(z - forward[int(round((t - t0) / (t1 - t0) * n_steps))]) for t, z, *_ in record)
+    return max(np.linalg.norm(z - forward[int(round((t - t0) / (t1 - t0) * n_steps))]) for t, z in zip(back.t, back.z))
 
 
 def test_backward_z_follows_the_forward_z_only_with_checkpoints():

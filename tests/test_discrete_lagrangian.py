@@ -60,9 +60,8 @@ def discrete_multipliers(p, n_steps):
 def continuous_multipliers(p, n_steps):
     """λ(t_k) of eq. (11) on the same grid, from the continuous adjoint's recorded backward solve."""
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-    record = []
-    adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=record)
-    return np.array([entry[2] for entry in record[:-1]][::-1])  # drop the jump at t0 (zero here)
+    lam = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True).lam
+    return lam[:-1][::-1]  # drop the jump at t0 (zero here)
 
 
 def relative_gap(p, n_steps):

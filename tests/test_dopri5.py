@@ -183,10 +183,10 @@ def test_finite_differences_replay_the_accepted_steps_so_they_match_backprop():
 
 def test_replay_reproduces_the_adaptive_solution_exactly():
     loss, A, z0, ts, _, _ = linear_problem([0.0, 0.5, 1.2])
-    steps = adaptive.Adaptive(1e-6, 1e-8)
-    zs = adaptive.integrate(linear, z0, A, ts, steps)
-    assert np.array_equal(adaptive.integrate(linear, z0, A, ts, adaptive.Replay(steps.fractions)), zs)
-    assert all(abs(sum(fractions) - 1) < 1e-15 for fractions in steps.fractions)
+    controller = adaptive.Adaptive(1e-6, 1e-8)
+    zs = adaptive.adaptive_integrate(linear, z0, A, ts, controller)
+    assert np.array_equal(adaptive.adaptive_integrate(linear, z0, A, ts, adaptive.Replay(controller.fractions)), zs)
+    assert all(abs(sum(fractions) - 1) < 1e-15 for fractions in controller.fractions)
 
 
 def linear_call(function, **options):
@@ -269,6 +269,7 @@ def test_drift_warning_where_the_backward_z_leaves_the_forward_one():
     options = dict(solver="dopri5", rtol=1e-7, atol=1e-7)
     with pytest.warns(ar.AdjointDriftWarning, match="method='backprop'") as caught:
         g = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, **options)
+    assert caught[0].filename == __file__  # the line above, not the package's
     warning = caught[0].message
     assert warning.t == 0.0 and warning.drift > warning.threshold
     backprop = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, method="backprop", **options)

@@ -5,6 +5,7 @@ problems all over the suite (the default MLP, the pendulum, the closed forms, th
 are the "stays quiet" half of this test; the cases below are the other half, each checked against
 the discrete adjoint (the exact gradient of the same RK4 solution) to show the gradient really is off.
 """
+import inspect
 import warnings
 
 import autograd.numpy as anp
@@ -14,8 +15,8 @@ from autograd import grad
 
 import adjoint_ref as ar
 from adjoint_ref import adjoint
-from adjoint_ref.adjoint import (DRIFT_FLOOR, DRIFT_MARGIN, adjoint_gradients, drift_threshold,
-                                 step_doubling_threshold)
+from adjoint_ref._impl.drift import DRIFT_FLOOR, DRIFT_MARGIN, drift_threshold, step_doubling_threshold
+from adjoint_ref.adjoint import adjoint_gradients
 from adjoint_ref.problems.models import contracting_problem, default_problem, linear_dynamics
 from adjoint_ref.rk4 import integrate
 from adjoint_ref._impl.tree import ravel_tree
@@ -84,8 +85,7 @@ def test_smooth_problems_stay_far_below_the_threshold(n_steps):
     # error, at least 10x below the threshold even at one step per interval on [0, 4].
     for p in (default_problem(hidden=16), default_problem(batch=0, t1=4.0)):
         zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-        drift = []
-        adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, np.ones_like(zs), drift=drift)
+        drift = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, np.ones_like(zs), trace=True).drift
         assert len(drift) == len(p.ts) - 1
         assert all(gap < threshold / 10 for _, gap, threshold in drift), drift
 
@@ -132,9 +132,8 @@ def test_a_fast_slow_system_is_measured_again_before_a_warning():
     from adjoint_ref.problems import zoo
     p = zoo.ZOO["fitzhugh-nagumo"][0]()
     for n_steps in (10, 40):
-        drift = []
-        zs, pullback = adjoint.solve(p.f, p.z0, p.theta, p.ts, n_steps, drift=drift)
-        pullback(grad(p.loss)(zs))
+        zs, pullback = adjoint.solve(p.f, p.z0, p.theta, p.ts, n_steps, trace=True)
+        drift = pullback(grad(p.loss)(zs)).drift
         assert all(gap < threshold / 2 for _, gap, threshold in drift), drift
 
 
@@ -155,5 +154,19 @@ def test_the_warnings_name_the_callers_line():
     p = contracting_problem()
     for options in ({}, {"checkpoints": "auto"}):
         with pytest.warns(ar.AdjointDriftWarning) as caught:
+            line = inspect.currentframe().f_lineno + 1
             ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 100, **options)
-        assert caught[-1].filename == __file__, options
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)] * len(caught), options
+
+
+def test_the_warning_names_the_users_line_under_autograd_grad():
+    # odeint's pullback runs inside autograd's backward pass: the warning still names the user's grad(...) call
+    p = contracting_problem()
+    for options in ({}, {"checkpoints": "auto"}):
+        def loss_of(z0):
+            return p.loss(ar.odeint(p.f, z0, p.theta, p.ts, 100, **options))
+
+        with pytest.warns(ar.AdjointDriftWarning) as caught:
+            line = inspect.currentframe().f_lineno + 1
+            grad(loss_of)(p.z0)
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)] * len(caught), options

@@ -91,9 +91,10 @@ def test_with_a_running_cost():
         return 0.5 * anp.sum(z ** 2)
 
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
-    record = []
-    *_, adjoint_ts = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record, running_loss=g)
-    H = np.array([np.vdot(lam, p.f(z, p.theta, t)) + g(z, p.theta, t) for t, z, lam, *_ in record[:-1]])
+    back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), running_loss=g, trace=True)
+    adjoint_ts = back.gradients[2]
+    H = np.array([np.vdot(lam, p.f(z, p.theta, t)) + g(z, p.theta, t)
+                  for t, z, lam in zip(back.t[:-1], back.z[:-1], back.lam[:-1])])
     tol = tolerance(p, n_steps)
     assert np.ptp(H) / np.max(np.abs(H)) < tol
     backprop = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, n_steps, "backprop", running_loss=g).ts

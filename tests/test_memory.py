@@ -13,7 +13,7 @@ from autograd import grad
 
 import adjoint_ref as ar
 from adjoint_ref._impl import memory
-from adjoint_ref.adjoint import check_checkpoint_memory
+from adjoint_ref._impl.checkpoints import check_checkpoint_memory
 from adjoint_ref.problems.models import default_problem
 from test_errors import call_gradients, call_odeint
 from test_hostile import f_that_must_not_run_long

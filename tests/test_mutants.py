@@ -20,6 +20,7 @@ from autograd import jacobian
 from autograd.extend import defjvp_argnum, defvjp_argnums
 
 from adjoint_ref import adjoint, discrete_adjoint, finite_differences, lagrangian, methods, rk4, sensitivity
+from adjoint_ref._impl import checkpoints
 from adjoint_ref.diagnostics import equations
 from adjoint_ref.problems import models
 from adjoint_ref.diagnostics.check import check
@@ -273,7 +274,7 @@ MUTANTS = {
         adjoint.adjoint_gradients, zero_first))], {"z(t0)"}),
     "adjoint: jumps at intermediate times dropped": ([(adjoint, "adjoint_gradients", with_dL_dzs(
         adjoint.adjoint_gradients, zero_middle))], {"(11)", "(12)"}),
-    "checkpoints: z read one step off": ([(adjoint, "step_states", shifted_states(rk4.step_states))], {"(12)"}),
+    "checkpoints: z read one step off": ([(checkpoints, "step_states", shifted_states(rk4.step_states))], {"(12)"}),
     # the discrete adjoint
     "discrete adjoint: ∂/∂h of the step dropped": ([(discrete_adjoint, "step_transpose",
                                                     transpose_without_h(discrete_adjoint.step_transpose))], {"dL/dts"}),

@@ -6,6 +6,7 @@ together (for `odeint`, `gradients`, `check`, `Problem` and `lagrangian`); optio
 by one (`as_n_steps`, `as_checkpoints`, `positive_int`, `positive_number`, `choice`).
 """
 import numbers
+from collections import namedtuple
 
 import numpy as np
 from autograd.tracer import getval, isbox
@@ -235,3 +236,25 @@ def inputs(f, z0, theta, ts):
     ts = as_times(ts)
     check_dynamics(f, z0, theta, getval(ts)[0])
     return z0, theta, ts
+
+
+RTOL, ATOL = 1e-7, 1e-9  # dopri5's default tolerances: those of torchdiffeq's odeint
+
+Tolerances = namedtuple("Tolerances", ["rtol", "atol", "adjoint_rtol", "adjoint_atol", "seminorm"])
+Tolerances.__doc__ = """The error tolerances of dopri5's forward solve and of the adjoint's backward solve, and
+whether the backward error norm leaves out a_θ and a_t (seminorm)."""
+
+
+def tolerances(method, rtol=None, atol=None, adjoint_rtol=None, adjoint_atol=None, seminorm=False):
+    """Validated Tolerances for gradient method `method` with solver="dopri5": rtol, atol default to RTOL,
+    ATOL and the adjoint's to the forward ones; adjoint_rtol, adjoint_atol and seminorm apply to the adjoint only."""
+    if method != "adjoint":
+        for name, value in (("adjoint_rtol", adjoint_rtol), ("adjoint_atol", adjoint_atol), ("seminorm", seminorm)):
+            if value is not None and value is not False:
+                raise ValueError(f"{name} applies to method='adjoint' only, got method={method!r}")
+    rtol = RTOL if rtol is None else positive_number(rtol, "rtol")
+    atol = ATOL if atol is None else positive_number(atol, "atol")
+    if not isinstance(seminorm, (bool, np.bool_)):
+        raise TypeError(f"seminorm must be True or False, got {seminorm!r}")
+    return Tolerances(rtol, atol, rtol if adjoint_rtol is None else positive_number(adjoint_rtol, "adjoint_rtol"),
+                      atol if adjoint_atol is None else positive_number(adjoint_atol, "adjoint_atol"), bool(seminorm))

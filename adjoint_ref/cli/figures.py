@@ -173,10 +173,9 @@ def backward_solve(p, n_steps):
     """Record the forward RK4 solve and the backward adjoint solve (eqs. 11–12) of the problem p."""
     forward = [(p.ts[0], p.z0)]
     zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps, record=forward)
-    backward = []
-    adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=backward)
-    rows = [np.array(column) for column in zip(*backward)]
-    return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), *rows[:4])
+    back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True)
+    return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), back.t, back.z,
+                         back.lam, back.a_theta)
 
 
 @figure("adjoint_trajectories.png", "one backward solve of a damped pendulum fitted at four times: z(t) "
@@ -289,13 +288,12 @@ def reconstruction_error(quick):
     ax = fig.add_subplot()
     for checkpoints, label in ((None, "plain adjoint: $z$ integrated backwards"),
                                (4, "checkpointed adjoint ($K = 4$): $z$ re-integrated forwards")):
-        record = []
         with warnings.catch_warnings():  # the plain adjoint's drift is what this figure shows
             warnings.simplefilter("ignore", AdjointDriftWarning)
-            adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), record=record,
-                              checkpoints=checkpoints)
+            back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), checkpoints=checkpoints,
+                                     trace=True)
         used = {}  # step index → the z the backward pass integrated with (not λ's jump entries)
-        for t, z, *_ in record:
+        for t, z in zip(back.t, back.z):
             used.setdefault(int(round((t - t0) / (t1 - t0) * n_steps)), z)
         steps = sorted(used)
         gaps = [np.linalg.norm(used[k] - forward[k]) for k in steps]
@@ -395,10 +393,8 @@ def perturbation_and_adjoint(quick):
     observed once, at t1, and the constant λ·δz against δL from two perturbed forward solves."""
     p = pendulum_problem(n_times=2)
     n_steps, v = (8 if quick else 40), np.array([0.6, 0.8])
-    record = []
-    forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, record)
-    t = np.array([entry[0] for entry in record])
-    dz = np.array([entry[2][:, :2] @ v for entry in record])  # δz(t) = dz(t)/dz0 · v
+    path = forward_sensitivities(p.f, p.z0, p.theta, p.ts, n_steps, trace=True)
+    t, dz = path.t, path.S[:, :, :2] @ v  # δz(t) = dz(t)/dz0 · v
     lam = backward_solve(p, n_steps).lam[:-1][::-1]  # on the same grid, forwards in time; drop λ(t0⁻)
     epsilon = 1e-6
     dL = (p.loss(integrate(p.f, p.z0 + epsilon * v, p.theta, p.ts, n_steps)) -

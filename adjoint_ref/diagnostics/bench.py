@@ -18,7 +18,8 @@ import numpy as np
 from autograd.tracer import isbox
 
 from .._impl.tree import ravel_tree
-from ..adjoint import augmented_dynamics, auto_checkpoints
+from .._impl.checkpoints import auto_checkpoints
+from ..adjoint import augmented_dynamics
 from ..api import gradients
 from ..methods import METHODS
 from .._impl.metrics import relative_difference

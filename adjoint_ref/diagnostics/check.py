@@ -19,7 +19,8 @@ from collections import namedtuple
 import numpy as np
 
 from .._impl import validate
-from ..adjoint import AdjointDriftWarning, auto_checkpoints
+from .._impl.checkpoints import auto_checkpoints
+from .._impl.drift import AdjointDriftWarning
 from ..api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
 from .._impl.memory import MemoryLimitError
 from ..methods import METHODS
@@ -27,7 +28,7 @@ from .._impl.metrics import relative_difference
 from ..rk4 import integrate
 from .._impl.tree import leaf_paths, leaves, size
 
-EXACT = ("backprop", "discrete_adjoint", "finite_differences")  # the gradient of the RK4 solution itself
+OF_THE_RK4_SOLUTION = ("backprop", "discrete_adjoint", "finite_differences")  # the gradient of the RK4 solution itself
 CONTINUOUS = ("adjoint", "checkpointed", "forward_sensitivity")  # O(h⁴) from it
 CHECK_METHODS = ("backprop", "discrete_adjoint", "adjoint", "checkpointed", "forward_sensitivity",
                  "finite_differences")  # the order of the table: the slowest last
@@ -97,7 +98,7 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
                 raise
             skipped[method] = str(err)
     chosen = [m for m in chosen if m in runs]
-    reference = next((m for m in EXACT if m in runs and runs[m].error is None), chosen[0])
+    reference = next((m for m in OF_THE_RK4_SOLUTION if m in runs and runs[m].error is None), chosen[0])
     differences = {(m, q): _difference(runs[m], runs[reference], q)
                    for m in chosen if m != reference for q in QUANTITIES}
     above = [(m, q) for (m, q), d in differences.items() if not d <= tol]
@@ -161,20 +162,22 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
     name = "adjoint" if method == "checkpointed" else method
     options = {"checkpoints": checkpoints_of(method, n_steps, checkpoints)} if name == "adjoint" else {}
 
-    def once(drift):
+    def once():  # (Gradients, the plain adjoint's drift checks or None, seconds)
         start = time.perf_counter()
         pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, **options,
-                                                   **({} if drift is None else {"drift": drift}))
-        g = collected(name, value, pullback(dL_dzs), problem[3])
-        return g, time.perf_counter() - start
+                                                   **({"trace": True} if method == "adjoint" else {}))
+        result = pullback(dL_dzs)
+        traced = method == "adjoint"  # a `Backward` record: its gradients and drift checks
+        g = collected(name, value, result.gradients if traced else result, problem[3])
+        return g, list(result.drift) if traced else None, time.perf_counter() - start
 
     drift = [] if method == "adjoint" else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AdjointDriftWarning)
         try:
-            result, seconds = once(drift)
+            result, drift, seconds = once()
             heard = [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
-            seconds = min([seconds] + [once(None if drift is None else [])[1] for _ in range(repeat - 1)])
+            seconds = min([seconds] + [once()[2] for _ in range(repeat - 1)])
         except FloatingPointError as err:
             return Run(None, None, drift, [], f"{type(err).__name__}: {err}", options.get("checkpoints"))
     for w in caught:  # pass every other warning on
@@ -226,14 +229,14 @@ def verdict(tol, largest, refined, drifted, n_steps, reference="backprop"):
     differ by more than tol. refined: {method: that difference at 2·n_steps}; drifted: the plain adjoint's
     backward z left the forward z (an AdjointDriftWarning without a checkpointed re-run).
 
-    Exact methods (EXACT) must agree to round-off: finite differences against autodiff beyond RESOLUTION
+    Exact methods (OF_THE_RK4_SOLUTION) must agree to round-off: finite differences against autodiff beyond RESOLUTION
     means the derivative of f that autograd uses is wrong. A continuous method's gap shrinking by about
     2⁴ = 16 when the steps double is RK4's O(h⁴) (observed order p = log2 of the ratio, ≥ 3); a smaller
     ratio (order below 3) says f is not smooth enough for RK4's order; none (p < 0.5), no convergence.
     """
     if not largest:
         return [Verdict("agree", f"all methods agree with {reference} within {tol:.0e}")]
-    found = [_exact_verdict(m, largest[m], reference) for m in EXACT if m in largest]
+    found = [_exact_verdict(m, largest[m], reference) for m in OF_THE_RK4_SOLUTION if m in largest]
     if "adjoint" in largest and drifted:
         found.append(Verdict("drift", "the plain adjoint's backward z drifted off the stored forward z (see the "
                                       "drift above), so its gradient is wrong: use checkpoints=K (or 'auto') or "
@@ -329,7 +332,7 @@ def diagnosed(report):
     """The method whose parts the report prints: the first exact method above tol (its parts point at
     f's derivative), else the method furthest from the reference; None if all agree."""
     failing = [m for m in report.methods if any((m, q) in report.parts for q in QUANTITIES)]
-    exact = [m for m in failing if m in EXACT]
+    exact = [m for m in failing if m in OF_THE_RK4_SOLUTION]
     if exact or not failing:
         return (exact or [None])[0]
     return max(failing, key=lambda m: max(report.differences[m, q] for q in QUANTITIES))

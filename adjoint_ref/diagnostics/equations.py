@@ -40,7 +40,7 @@ ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operation
 # Every gradient a user can ask for: each method of the table, and the adjoint with checkpoints.
 VARIANTS = {**{method: (method, {}) for method in METHODS},
             "adjoint, checkpoints=3": ("adjoint", {"checkpoints": 3})}
-EXACT = ("backprop", "discrete_adjoint")  # the variants that differentiate the computed RK4 solution exactly
+EXACT_TO_ROUND_OFF = ("backprop", "discrete_adjoint")  # the variants that differentiate the computed RK4 solution exactly
 MIN_ORDER = 3.3  # the observed order a discretisation row must show (RK4, Simpson, five-point: 4)
 ORDER_FLOOR = 1e-9  # below this residual the order is not measured (round-off)
 FD_FLOOR_CAP = 1e-7  # the most a finite-difference floor may be: ε^(2/3) ≈ 4e-11 times a condition of 2500
@@ -241,10 +241,10 @@ def equation_rows(ev):
         # Backprop and the discrete adjoint differentiate the RK4 solution exactly: their gap to finite
         # differences is the latter's own error, which does not shrink with h, so no order is asked of it.
         *(compared("dL/dts", f"{method} dL/dts (solver's own) vs FD", reference[method].ts, fd.ts, tol)
-          ._replace(ordered=method not in EXACT, floor=floor_ts) for method in others),
+          ._replace(ordered=method not in EXACT_TO_ROUND_OFF, floor=floor_ts) for method in others),
         *(compared("z(t0)", f"L observes z(t0) too: {method} [dL/dz0, dL/dts] vs FD",
                    (ev.observing_t0[method].z0, ev.observing_t0[method].ts), (fd_t0.z0, fd_t0.ts), tol)
-          ._replace(ordered=method not in EXACT, floor=floor_t0) for method in others),
+          ._replace(ordered=method not in EXACT_TO_ROUND_OFF, floor=floor_t0) for method in others),
     ]
 
 

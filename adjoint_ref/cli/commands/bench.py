@@ -3,7 +3,7 @@ import os
 
 from ...diagnostics import bench
 from .. import figures
-from ...adjoint import auto_checkpoints
+from ..._impl.checkpoints import auto_checkpoints
 from ...problems.models import default_problem
 from ...problems.problem import as_problem
 from ..._impl.tree import ravel_tree
