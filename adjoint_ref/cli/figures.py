@@ -564,15 +564,20 @@ def discrete_vs_continuous(quick):
     for name, marker, label in (("z0", "o", r"$dL/dz_0$: $\lambda_0$ against $\lambda(t_0)$"),
                                 ("theta", "s", r"$dL/d\theta$")):
         ax_gap.loglog(steps, gaps[name], marker + "-", mfc="none", label=label)
-    ax_gap.loglog(steps, 2 * gaps["z0"][0] * (steps / steps[0]) ** -4.0, "--", color="0.5",
-                  label=r"slope $-4$: $\propto h^4$")
-    ax_gap.set(xlabel="RK4 steps on $[t_0, t_1]$", ylabel="relative gap, discrete vs continuous adjoint",
-               title="the gap closes at order 4 as $h$ shrinks")
-    ax_gap.set_xticks(steps, [str(n) for n in steps])
-    ax_gap.set_xticks([], minor=True)
-    ax_gap.legend(fontsize=8)
-    ax_gap.grid(True, which="major", alpha=0.3)
+    _order_4_axes(ax_gap, steps, gaps["z0"][0], "relative gap, discrete vs continuous adjoint",
+                  "the gap closes at order 4 as $h$ shrinks")
     return fig
+
+
+def _order_4_axes(ax, steps, first, ylabel, title):
+    """A log–log panel against RK4 steps on one interval: the slope −4 guide through 2·first at steps[0],
+    the labels, one tick per step count, the legend and the grid."""
+    ax.loglog(steps, 2 * first * (steps / steps[0]) ** -4.0, "--", color="0.5", label=r"slope $-4$: $\propto h^4$")
+    ax.set(xlabel="RK4 steps on $[t_0, t_1]$", ylabel=ylabel, title=title)
+    ax.set_xticks(steps, [str(n) for n in steps])
+    ax.set_xticks([], minor=True)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def grid_multipliers(p, n_steps):
@@ -628,15 +633,9 @@ def adjoint_conservation(quick):
             worst[name].append(np.max(np.abs(getattr(run, name) - run.discrete[0])) / abs(run.discrete[0]))
     ax_n.loglog(steps, worst["continuous"], "o-", label=r"continuous adjoint: $\max_k$")
     ax_n.loglog(steps, np.maximum(worst["discrete"], FLOOR), "s--", mfc="none", label=r"discrete adjoint: $\max_k$")
-    ax_n.loglog(steps, 2 * worst["continuous"][0] * (steps / steps[0]) ** -4.0, ":", color="0.5",
-                label=r"slope $-4$: $\propto h^4$")
-    ax_n.set(xlabel="RK4 steps on $[t_0, t_1]$", ylabel="largest relative departure from $\\delta L$",
-             title="the continuous adjoint conserves it only to $O(h^4)$")
-    ax_n.set_xticks(steps, [str(n) for n in steps])
-    ax_n.set_xticks([], minor=True)
-    ax_n.legend(fontsize=8)
-    for ax in (ax_t, ax_n):
-        ax.grid(True, which="major", alpha=0.3)
+    _order_4_axes(ax_n, steps, worst["continuous"][0], r"largest relative departure from $\delta L$",
+                  "the continuous adjoint conserves it only to $O(h^4)$")
+    ax_t.grid(True, which="major", alpha=0.3)
     return fig
 
 
