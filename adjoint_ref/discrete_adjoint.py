@@ -12,8 +12,15 @@ every dz_k/dθ (the discrete form of (11)) and leaves dL/dθ = Σ_k λ_{k+1} ∂
 products λ ∂Φ/∂· are the transpose of one RK4 step, worked out stage by stage in reverse with one
 make_vjp per stage. The result is what backprop through the solver computes, to round-off, but
 only the step states z_k of one observation interval are stored, not autograd's graph.
+
+Euler first (derivation/README.md, "Euler first"): for forward Euler, z_{k+1} = z_k + h f(z_k, θ, t_k),
+a residual block of a ResNet, the same choice gives λ_k = λ_{k+1} + h λ_{k+1} ∂f/∂z(z_k): backprop
+through the ResNet, in two lines (`euler_step_transpose`). For any one-step method Φ the discrete
+multipliers λ_k and a perturbation δz_k carried forwards by δz_{k+1} = ∂Φ/∂z_k δz_k keep λ_k·δz_k
+exactly constant from step to step (Sanz-Serna 2016): `step_multipliers`, `step_tangents`, `pairings`.
 """
 import numpy as np
+from autograd import make_jvp, make_vjp
 
 from ._impl import tree
 from ._impl.fast_vjp import vjp_of
@@ -90,3 +97,49 @@ def solve(f, z0, theta, ts, n_steps):
                         "Use the adjoint with checkpoints (memory O(√n_steps)) or fewer steps.")
     zs = integrate(f, z0, theta, ts, n_steps)
     return zs, lambda dL_dzs: discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)
+
+
+def euler_step(f, z, theta, t, h):
+    """(E1) One forward Euler step, the residual block of a ResNet: z_{k+1} = z_k + h f(z_k, θ, t_k)."""
+    return z + h * f(z, theta, t)
+
+
+def euler_step_transpose(vjp_of_f, z, theta, t, h, lam):
+    """(E2) The discrete adjoint of one Euler step: λ_k = λ_{k+1} + h λ_{k+1} ∂f/∂z(z_k, θ, t_k), and the
+    step's share of dL/dθ, h λ_{k+1} ∂f/∂θ(z_k, θ, t_k) (flat): backprop through one residual block."""
+    lam_fz, lam_ftheta, _ = vjp_of_f(z, theta, t)[1](h * lam)
+    return lam + lam_fz, lam_ftheta
+
+
+def one_step_states(step, f, z0, theta, t0, t1, n_steps):
+    """[z_0, …, z_n]: n_steps equal steps of the one-step method `step` (`euler_step`, `rk4.rk4_step`)
+    from z0 at t0 to t1."""
+    h, states = (t1 - t0) / n_steps, [z0]
+    for k in range(n_steps):
+        states.append(step(f, states[-1], theta, t0 + k * h, h))
+    return states
+
+
+def step_multipliers(step, f, states, theta, t0, t1, lam_n):
+    """[λ_0, …, λ_n] of the one-step method `step` from λ_n = ∂L/∂z_n: λ_k = λ_{k+1} ∂Φ/∂z_k, one VJP of
+    each whole step (autograd's make_vjp), from the last step back."""
+    h, lams = (t1 - t0) / (len(states) - 1), [lam_n]
+    for k in range(len(states) - 2, -1, -1):
+        pullback = make_vjp(lambda z: step(f, z, theta, t0 + k * h, h))(states[k])[0]
+        lams.append(pullback(lams[-1]))
+    return lams[::-1]
+
+
+def step_tangents(step, f, states, theta, t0, t1, dz0):
+    """[δz_0, …, δz_n]: the perturbation δz_0 = dz0 of z0 carried forwards, δz_{k+1} = ∂Φ/∂z_k δz_k (one JVP
+    of each step, autograd's make_jvp): the change of every step state to first order."""
+    h, tangents = (t1 - t0) / (len(states) - 1), [dz0]
+    for k in range(len(states) - 1):
+        tangents.append(make_jvp(lambda z: step(f, z, theta, t0 + k * h, h))(states[k])(tangents[-1])[1])
+    return tangents
+
+
+def pairings(lams, tangents):
+    """λ_k·δz_k for every k. With the discrete multipliers it is the same number, δL, at every k, up to
+    round-off: λ_k·δz_k = λ_{k+1} ∂Φ/∂z_k δz_k = λ_{k+1}·δz_{k+1} (Sanz-Serna's conservation)."""
+    return np.array([np.vdot(lam, dz) for lam, dz in zip(lams, tangents)])

@@ -18,10 +18,11 @@ Numerics, all of order 4 in the step h, the order of RK4 itself:
 import warnings
 from collections import namedtuple
 
+import autograd.numpy as anp
 import numpy as np
 
 from ._impl.validate import as_n_steps, inputs
-from autograd import jacobian, make_jvp
+from autograd import jacobian, make_jvp, make_vjp
 
 from .adjoint import adjoint_gradients
 from .sensitivity import forward_sensitivities
@@ -294,3 +295,38 @@ def hamiltonian(lam, f, g=None):
     """
     H = np.sum(lam * f, axis=-1)
     return H if g is None else H + g
+
+
+def chen_augmented_dynamics(f, z_shape, theta):
+    """Chen et al. (2018), App. B.2: the augmented state x = [z, θ, t] (flat) and its ODE
+    dx/dt = f_aug(x) = [f(z, θ, t), 0, 1]: θ joins the state as a constant, t as the clock. f gets θ's
+    leaves traced by autograd inside θ's container, so it must be an autograd formula (a primitive that
+    takes the whole container, like `models.mlp_dynamics`, does not see them)."""
+    n = int(np.prod(z_shape))
+
+    def f_aug(x):
+        z, t = anp.reshape(x[:n], z_shape), x[-1]
+        return anp.concatenate([anp.ravel(f(z, unravel_like(x[n:-1], theta), t)), anp.zeros(x.size - n - 1),
+                                anp.ones(1)])
+
+    return f_aug
+
+
+def chen_adjoint_dynamics(f_aug, size):
+    """Chen et al. (2018), App. B.2, one adjoint a_aug = [a, a_θ, a_t] for x = [z, θ, t]:
+    da_aug/dt = −a_aug ∂f_aug/∂x = −[a ∂f/∂z, a ∂f/∂θ, a ∂f/∂t] — eq. (11), the integrand of eq. (12) and
+    the comment's ODE for dL/dt at once — from one VJP of the whole f_aug. Returns ds_dt(s, theta, t) for
+    s = [x, a_aug] (`size` = len(x)), the form RK4 steps; θ and t are read from x, not from the arguments."""
+    def ds_dt(s, theta, t):
+        pullback, dx_dt = make_vjp(f_aug)(s[:size])
+        return np.concatenate([dx_dt, -pullback(s[size:])])
+
+    return ds_dt
+
+
+def chen_start(z1, theta, t1, dL_dz1, dL_dt1):
+    """Chen et al.'s Algorithm 2 start value s(t1) = [z(t1), θ, t1, ∂L/∂z(t1), 0, −dL/dt1] (flat), with
+    dL/dt1 = ∂L/∂z(t1)·f(z(t1), θ, t1). a_t starts at −dL/dt1, so that a_t(t) = −λ(t)·f = −H(t) and
+    a_t(t0) = dL/dt0; starting it at +dL/dt1, as eq. (52) next to dL/dt1 invites, returns dL/dt0 + 2 dL/dt1."""
+    flat = ravel_tree(theta)
+    return np.concatenate([np.ravel(z1), flat, [t1], np.ravel(dL_dz1), np.zeros(flat.size), [-dL_dt1]])

@@ -79,6 +79,13 @@ def test_backward_z_follows_the_forward_z_only_with_checkpoints():
     assert backward_z_error(p, n_steps, 5) < one_step * np.linalg.norm(p.z0)
 
 
+def test_the_gap_drawn_in_reconstruction_error_png():
+    # The figure and its caption (derivation/README.md, caveats): 200 steps, K = 4: the checkpointed
+    # gap is RK4's own error at step h, about 1e-6 (observed 1.5e-6), not zero and not round-off.
+    gap = backward_z_error(contracting_problem(fast=FAST), 200, 4)
+    assert 3e-7 < gap < 5e-6
+
+
 @pytest.mark.parametrize("checkpoints, reverse", [(1, False), (3, False), (10, False), (25, False), (3, True)])
 def test_agrees_with_backprop_on_the_default_problem(checkpoints, reverse):
     # Non-stiff: every variant is the continuous adjoint, within RK4's O(h⁴) ≲ 1e-6 of backprop

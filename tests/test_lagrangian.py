@@ -272,7 +272,7 @@ def test_lagrangian_terms_figure_is_drawn(tmp_path):
 
 def test_eq4_psi_is_stationary_only_for_the_adjoint_lambda(ev, tol):
     # With the adjoint λ, varying the path leaves ψ unchanged to first order though L changes;
-    # with an arbitrary λ it does not; a sign error in eq. (4) (ψ = L + ∫ λF) doubles dψ/dε.
+    # with an arbitrary λ it does not; a sign error in eq. (4) (ψ = L + ∫ λF) makes dψ/dε = 2·dL/dε instead of 0.
     dpsi, dL = equations.stationarity(ev)
     assert abs(dL) > 0.1 and abs(dpsi) < tol * abs(dL)
     arbitrary = ev._replace(adjoint=ev.arbitrary)
@@ -336,4 +336,4 @@ def test_equations_on_stiff_and_chaotic_zoo_problems():
     assert all(equations.passed(row) for row in lorenz), [row for row in lorenz if not equations.passed(row)]
     contracting = equations.checked_rows(zoo.ZOO["contracting"][0](), 100, log=quiet)
     failed = [row.what for row in contracting if not equations.passed(row)]
-    assert failed == ["term 3 = −∫_t1^t0 λ ∂f/∂θ dt vs adjoint dL/dθ  [adjoint λ]"]
+    assert failed == ["term 3, −∫_tN^t0 λ ∂f/∂θ dt, vs adjoint dL/dθ  [adjoint λ]"]

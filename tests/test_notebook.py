@@ -2,7 +2,8 @@
 
 The kernel imports adjoint_ref from this checkout (PYTHONPATH), so the notebook tests the code under
 test rather than whatever copy is installed. Its cells assert their own checks (every equation row
-within tolerance) and draw the figures with the gallery's cheap settings; it takes about 20 s.
+within tolerance, the adjoint it builds inline against `ar.gradients`, the table failing when the solver is
+broken) and draw the figures with the gallery's cheap settings; about 20 s of CPU time.
 """
 import os
 from pathlib import Path

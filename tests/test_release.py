@@ -73,15 +73,19 @@ def test_citation_cff_references_the_post_and_chen_2018():
     references = re.split(r"^  - ", text("CITATION.cff").split("\nreferences:\n", 1)[1], flags=re.M)[1:]
     post = next(r for r in references if POST_TITLE in r)
     chen = next(r for r in references if CHEN[0] in r)
-    # The copy of the post records neither author nor address: none may be invented.
-    assert 'name: "anonymous"' in post and "url:" not in post and "family-names" not in post
+    # The post's author, first date and address, as the post gives them (issue 25).
+    for fact in ('family-names: "Patel"', 'given-names: "Vaibhav"', 'date-published: "2020-02-04"',
+                 "updated 7 March 2020", 'url: "https://vaipatel.com/posts/deriving-the-adjoint-equation-for-'
+                 'neural-odes-using-lagrange-multipliers"'):
+        assert fact in post, fact
     assert all(word in chen for word in CHEN) and "year: 2018" in chen
 
 
 def test_readme_citing_section_states_the_same_facts():
     section = text("README.md").split("\n## Citing\n", 1)[1].split("\n## ", 1)[0]
     for fact in (f"version {adjoint_ref.__version__}", f"version = {{{adjoint_ref.__version__}}}",
-                 "License: MIT", POST_TITLE) + CHEN:
+                 "License: MIT", POST_TITLE, "Vaibhav Patel", "4 February 2020 (updated 7 March 2020)",
+                 "vaipatel.com/posts/deriving-the-adjoint-equation-for-neural-odes-using-lagrange-multipliers") + CHEN:
         assert fact in section
 
 

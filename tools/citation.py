@@ -34,16 +34,19 @@ PROJECT = {
                 "derivation step by step.",
 }
 
-# The post the project follows. The copy the project worked from records neither its author nor its
-# address, so neither is given: CFF requires an author, and "anonymous" is what it uses for unknown ones.
+# The post the project follows, with its author, dates and address as the post itself gives them.
 POST = {
     "type": "blog",
     "title": "Deriving the Adjoint Equation for Neural ODEs using Lagrange Multipliers",
-    "authors": [{"name": "anonymous"}],
-    "notes": "The derivation this project follows (its equations (1)-(12) and symbols). The copy the "
-             "project worked from records neither the author nor the address of the post; it is found "
-             "by its title.",
+    "authors": [{"family-names": "Patel", "given-names": "Vaibhav"}],
+    "date-published": "2020-02-04",
+    "year": 2020,
+    "url": "https://vaipatel.com/posts/deriving-the-adjoint-equation-for-neural-odes-using-lagrange-multipliers",
+    "notes": "Blog post, published 4 February 2020, updated 7 March 2020. The derivation this project "
+             "follows: its equations (1)-(12), its symbols, and the gradient with respect to t0 from the "
+             "discussion under it.",
 }
+POST_DATES = "4 February 2020 (updated 7 March 2020)"
 
 CHEN_2018 = {
     "type": "conference-paper",
@@ -139,8 +142,8 @@ def readme_section():
         README_START,
         f"- **This package**: {people(PROJECT['authors'])}, *{PROJECT['title']}*, version {cff['version']}, "
         f"{PROJECT['year']}. License: {cff['license']}.",
-        f"- **The post**: \"{POST['title']}\", a blog post. The copy this project worked from records neither "
-        "its author nor its address; it is found by its title.",
+        f"- **The post**: {people(POST['authors'])}, \"{POST['title']}\", blog post, {POST_DATES}, "
+        f"{POST['url']}.",
         f"- {people(chen['authors'])}, \"{chen['title']}\", {chen['collection-title']}, pp. "
         f"{chen['start']}–{chen['end']}, {chen['year']}. {chen['identifiers'][0]['value']}, {chen['url']}.",
         "",
@@ -152,9 +155,12 @@ def readme_section():
         f"  year    = {{{PROJECT['year']}}},",
         f"  license = {{{cff['license']}}},",
         "}",
-        "@misc{adjoint_lagrange_post,",
+        "@misc{patel2020adjoint,",
+        f"  author       = {{{POST['authors'][0]['family-names']}, {POST['authors'][0]['given-names']}}},",
         f"  title        = {{{{{POST['title']}}}}},",
-        "  howpublished = {Blog post; author and address not recorded in the copy this project used},",
+        f"  howpublished = {{Blog post, {POST_DATES}}},",
+        f"  year         = {{{POST['year']}}},",
+        f"  url          = {{{POST['url']}}},",
         "}",
         "@inproceedings{chen2018neural,",
         f"  author    = {{{chen_authors}}},",

@@ -15,10 +15,9 @@ cotangent of that value, flattened, into its slice of x.
 
 θ's flat form is computed on the first call of a function `vjp_of(f)` returns and kept while later
 calls pass the same θ object; another object is flattened anew. So θ is flattened once per function
-built, never once per stage: once per observation interval in the RK4 adjoint (`augmented_dynamics`
-is built per interval; with checkpoints, `adjoint_dynamics_along` per segment), once per backward pass
-in the discrete adjoint and forward sensitivities, and in dopri5's adjoint once per pass plus twice
-around its initial step-size guess (`adaptive.initial_step` calls f with a copy of θ). Counted by
+built, never once per stage: once per backward pass in the RK4 adjoint (`augmented_dynamics` is built
+once; with checkpoints, once per segment), in the discrete adjoint and in forward sensitivities, and in
+dopri5's adjoint once per pass plus twice around its initial step-size guess (`adaptive.initial_step` calls f with a copy of θ). Counted by
 tests/test_bench.py::test_theta_is_flattened_once_per_interval_at_most_not_once_per_stage.
 """
 import numpy as np

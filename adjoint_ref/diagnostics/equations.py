@@ -168,7 +168,7 @@ def stationarity(ev, delta=1e-3):
     differences in ε (error O(δ⁴)), dL/dε = Σ ∂L/∂z(t_i)·η(t_i) exactly.
 
     With the adjoint λ, ψ is stationary: dψ/dε = 0 while L itself changes. That is why λ is chosen as
-    it is, and a sign error in eq. (4) doubles dψ/dε instead of cancelling it.
+    it is; a sign error in eq. (4), ψ = L + ∫ λF dt, makes dψ/dε = 2·dL/dε instead of 0.
     """
     eta, eta_dot = path_variation(ev)
     dpsi = sum(c * varied_lagrangian(ev, eta, eta_dot, k * delta) for k, c in zip(range(-2, 3), lg.CENTRED) if c)
@@ -200,43 +200,43 @@ def equation_rows(ev):
                             relative_difference(bp.ts, fd.ts)), FD_FLOOR_CAP)
     floor_t0 = min(10 * relative_difference((bp_t0.z0, bp_t0.ts), (fd_t0.z0, fd_t0.ts)), FD_FLOOR_CAP)
     return [
-        vanishing("(1)", "F = ż − f on the RK4 grid (ż: five-point differences), vs ‖f‖",
+        vanishing("(1)", "F = ż − f on the RK4 grid (ż: five-point differences), relative to ‖f‖",
                   lg.eq1_constraint(z_dot, on_arbitrary.f), on_arbitrary.f, tol),
-        compared("(3)", "z(t_i) − z0: RK4 vs ∫ f dt by Simpson's rule",
+        compared("(3)", "z(t_i) − z0, each i ≥ 1: RK4 vs ∫_t0^t_i f dt by Simpson's rule",
                  path.z[:, -1] - flat_z0, lg.eq3_forward_solution(z0, on_arbitrary.f, path.t) - flat_z0, tol),
-        vanishing("(4)–(5)", "dψ/dε along z + εη, η(t0) = 0: ψ is stationary, vs dL/dε  [adjoint λ]",
+        vanishing("(4)–(5)", "dψ/dε along z + εη, η(t0) = 0 (ψ stationary), relative to dL/dε  [adjoint λ]",
                   dpsi, dL, tol),
-        compared("(6)–(7)", "∫ λż dt vs [λz] − ∫ z λ̇ dt  [arbitrary λ]",
+        compared("(6)–(7)", "∫ λż dt vs Σ_i [λz]_{t_{i-1}⁺}^{t_i⁻} − ∫ z λ̇ dt  [arbitrary λ]",
                  lg.eq6_split(lam, z_dot, on_arbitrary.f, path.t)[0],
                  lg.eq7_by_parts(lam, lam_dot, path.z, path.t), tol),
-        vanishing("(8)", "d/dθ ∫ λF dt with df/dθ by the chain rule, vs ‖[λ dz/dθ]‖  [arbitrary λ]",
+        vanishing("(8)", "d/dθ ∫ λF dt, df/dθ by the chain rule, relative to ‖Σ_i [λ dz/dθ]‖  [arbitrary λ]",
                   lg.eq8_constraint_derivative(lam, lam_dot, path.S, lg.chain_rule(fz, path.S, ftheta), path.t),
                   lam_S, tol),
-        vanishing("(9)", "d/dθ ∫ λF dt, terms regrouped, vs ‖[λ dz/dθ]‖  [arbitrary λ]",
+        vanishing("(9)", "d/dθ ∫ λF dt, terms regrouped, relative to ‖Σ_i [λ dz/dθ]‖  [arbitrary λ]",
                   lg.eq9_constraint_derivative(lam, lam_dot, path.S, fz, ftheta, path.t), lam_S, tol),
         compared("(5),(10)", "term 1 + term 2 + term 3 vs backprop dL/dθ  [arbitrary λ]",
                  sum(arbitrary_terms), dL_dtheta, tol),
-        vanishing("(11)", "λ̇ + λ ∂f/∂z on the grid (λ̇: five-point differences), vs ‖λ ∂f/∂z‖  [adjoint λ]",
+        vanishing("(11)", "λ̇ + λ ∂f/∂z on the grid (λ̇: five-point diff.), relative to ‖λ ∂f/∂z‖  [adjoint λ]",
                   adjoint.lam_dot + on_adjoint.lam_fz, on_adjoint.lam_fz, tol),
         compared("(11)", "λ(t_{i-1}⁺) vs λ(t_i⁻) + ∫_{t_{i-1}}^{t_i} λ ∂f/∂z dt, each interval  [adjoint λ]",
                  adjoint.lam[:, 0], adjoint.lam[:, -1] + lg.simpson(on_adjoint.lam_fz, path.t), tol),
-        vanishing("(11)", "term 1, [∂L/∂z(t1) − λ(t1)] dz(t1)/dθ, vs ‖dL/dθ‖  [adjoint λ]",
+        vanishing("(11)", "term 1, Σ_i [∂L/∂z(t_i) − λ(t_i⁻) + λ(t_i⁺)] dz(t_i)/dθ, relative to ‖dL/dθ‖  [adjoint λ]",
                   adjoint_terms[0], dL_dtheta, ROUND_OFF),
         # Its two O(h⁴) parts (RK4's λ, five-point λ̇) partly cancel at coarse steps, so its observed
         # order wanders; the pointwise (11) row above carries the order check for the same quantity.
-        vanishing("(11)", "term 2, ∫ (λ̇ + λ ∂f/∂z) dz/dθ dt, vs ‖dL/dθ‖  [adjoint λ]",
+        vanishing("(11)", "term 2, Σ_i ∫_t_{i-1}^t_i (λ̇ + λ ∂f/∂z) dz/dθ dt, relative to ‖dL/dθ‖  [adjoint λ]",
                   adjoint_terms[1], dL_dtheta, tol)._replace(ordered=False),
-        *(compared("(12)", f"term 3 = −∫_t1^t0 λ ∂f/∂θ dt vs {method} dL/dθ  [adjoint λ]",
+        *(compared("(12)", f"term 3, −∫_tN^t0 λ ∂f/∂θ dt, vs {method} dL/dθ  [adjoint λ]",
                    eq12, reference[method].theta, tol)._replace(floor=floor_theta if method == "finite_differences"
                                                                  else ORDER_FLOOR) for method in VARIANTS),
         compared("dL/dt_i", "[λ(t_i⁻) − λ(t_i⁺)]·f(z(t_i)) vs FD dL/dt_i, i ≥ 1  [adjoint λ]",
                  lg.dL_dtn(adjoint.lam, on_adjoint.f), fd.ts[1:], tol)._replace(floor=floor_ts),
         compared("dL/dt0", "−λ(t0⁺)·f(z0, θ, t0) vs FD dL/dt0  [adjoint λ]",
                  lg.dL_dt0(adjoint.lam, on_adjoint.f), fd.ts[0], tol)._replace(floor=floor_ts),
-        compared("comment", "comment: dL/dt_N + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
+        compared("comment", "comment: Σ_{i≥1} dL/dt_i + ∫_tN^t0 λ ∂f/∂t dt vs −(FD dL/dt0)  [adjoint λ]",
                  lg.comment_dL_dt0(adjoint.lam, on_adjoint.f, on_adjoint.lam_ft, path.t), -fd.ts[0],
                  tol)._replace(floor=floor_ts),
-        vanishing("(H2)", "H = λ·f: [H]_{t_{i-1}⁺}^{t_i⁻} − ∫ λ ∂f/∂t dt, each interval, vs ‖H‖  [adjoint λ]",
+        vanishing("(H2)", "H = λ·f, each interval: [H]_{t_{i-1}⁺}^{t_i⁻} − ∫ λ ∂f/∂t dt, relative to ‖H‖  [adjoint λ]",
                   np.diff(H[:, [0, -1]], axis=1)[:, 0] - lg.simpson(on_adjoint.lam_ft, path.t), H[:, [0, -1]], tol),
         # Backprop and the discrete adjoint differentiate the RK4 solution exactly: their gap to finite
         # differences is the latter's own error, which does not shrink with h, so no order is asked of it.
@@ -256,6 +256,9 @@ def checked_rows(problem, n_steps, seed=0, log=print):
             for row, half in zip(coarse, fine)]
 
 
+WHAT_WIDTH = 92  # the column of what a row computes: "vs" compares two sides, "relative to" names the scale
+
+
 def _padded(text, width):
     """text left-aligned in `width` columns; combining marks (the dot of λ̇) take no column."""
     return text + " " * (width - sum(not unicodedata.combining(c) for c in text))
@@ -264,12 +267,12 @@ def _padded(text, width):
 def table(rows):
     """The rows as a text table: equation, what is compared, the two sides, residual at h, tolerance,
     residual at h/2 and the observed order (where measured), ok/FAIL."""
-    lines = [f"{'eq.':<9}{'compared':<78}{'side a':>11}{'side b':>11}{'r(h)':>9}{'tol':>8}{'r(h/2)':>9}"
+    lines = [f"{'eq.':<9}{'compared':<{WHAT_WIDTH}}{'side a':>11}{'side b':>11}{'r(h)':>9}{'tol':>8}{'r(h/2)':>9}"
              f"{'order':>7}"]
     for row in rows:
         observed = order(row)
         fine = "" if row.fine is None else f"{row.fine:.1e}"
-        lines.append(f"{row.equation:<9}{_padded(row.what, 78)}{row.a:>11.4g}{row.b:>11.4g}"
+        lines.append(f"{row.equation:<9}{_padded(row.what, WHAT_WIDTH)}{row.a:>11.4g}{row.b:>11.4g}"
                      f"{row.residual:>9.1e}{row.tol:>8.0e}{fine:>9}{'' if observed is None else f'{observed:.1f}':>7}"
                      f"  {'ok' if passed(row) else 'FAIL'}")
     return "\n".join(lines)

@@ -44,7 +44,7 @@ def run(args):
     with Progress(args.quiet) as progress:
         rows = checked_rows(problem, steps, args.seed, log=progress.note)
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
-          f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
+          f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or, for a quantity that must vanish, ‖a‖ / (the size named after 'relative to'); 'vs' compares sides a and b;\n"
           f"tolerance: (ω h)⁴ for O(h⁴) rows, h = {longest_step(problem.ts, steps):g}, ω = {RATE:g} or the largest "
           f"‖∂f/∂z‖ on the path if larger; "
           f"{ROUND_OFF:g} for round-off;\n"
