@@ -154,8 +154,9 @@ def kinetic_energy(f):
     return g
 
 
-def evaluate(problem, n_steps, seed=0, log=print):
-    """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients."""
+def evaluate(problem, n_steps, seed=0, log=print, running_cost=True):
+    """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients, and with
+    running_cost those of RUNNING_COST_VARIANTS and backprop with the running cost of `kinetic_energy`."""
     f, z0, theta, ts, loss = problem
     n_steps = lg.grid_steps(n_steps)
     log(f"{n_steps} steps: forward pass with dz/dθ (forward sensitivities)")
@@ -174,8 +175,10 @@ def evaluate(problem, n_steps, seed=0, log=print):
         observing_t0[label] = (observing_t0_by_differences(reference[label], z0, t0_weight(problem, seed))
                                if method == "finite_differences" else
                                gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method, **options))
-    log(f"{n_steps} steps: gradients with a running cost ∫ g dt")
-    for label in ("backprop",) + RUNNING_COST_VARIANTS:
+    with_cost = ("backprop",) + RUNNING_COST_VARIANTS if running_cost else ()
+    if with_cost:
+        log(f"{n_steps} steps: gradients with a running cost ∫ g dt")
+    for label in with_cost:
         method, options = VARIANTS[label]
         running[label] = gradients(loss, f, z0, theta, ts, n_steps, method, running_loss=kinetic_energy(f), **options)
     return Evaluation(problem, n_steps, path, loss_value, dL_dzs.reshape(len(ts), -1), arbitrary, adjoint,
@@ -297,7 +300,7 @@ def equation_rows(ev):
           ._replace(ordered=method not in EXACT, floor=floor_t0) for method in others),
         *(compared("∫ g dt", f"running cost ∫ ½‖f‖²(1 + ½ sin 3t) dt: {label} vs backprop",
                    flat_gradients(ev.running[label]), flat_gradients(ev.running["backprop"]), tol)
-          for label in RUNNING_COST_VARIANTS),
+          for label in RUNNING_COST_VARIANTS if ev.running),
     ]
 
 
@@ -337,18 +340,18 @@ def running_cost_differences(problem, log=print):
 def dopri5_row(problem, log=print):
     """solver="dopri5": the adjoint (eqs. 11–12 with adaptive backward steps) against backprop through the
     same accepted forward steps, rtol = atol = DOPRI5_TOL. The adjoint differentiates the exact flow,
-    backprop the computed solution: they differ by a few tolerances (DOPRI5_ALLOWANCE). A backward pass
-    that breaks down (the contracting flow: its backward z blows up) fails the row."""
+    backprop the computed solution: they differ by a few tolerances (DOPRI5_ALLOWANCE). A solve that
+    breaks down (on the contracting flow the adjoint's backward z blows up) fails the row."""
     f, z0, theta, ts, loss = problem
     log(f"dopri5 at rtol = atol = {DOPRI5_TOL:g}: adjoint and backprop")
     options = dict(solver="dopri5", rtol=DOPRI5_TOL, atol=DOPRI5_TOL)
     what = f"rtol = atol = {DOPRI5_TOL:g}: adjoint vs backprop through the same accepted steps"
     tol = DOPRI5_ALLOWANCE * DOPRI5_TOL
-    backprop = flat_gradients(gradients(loss, f, z0, theta, ts, method="backprop", **options))
     try:
-        adjoint = flat_gradients(gradients(loss, f, z0, theta, ts, method="adjoint", **options))
-    except FloatingPointError:
-        return Row("dopri5", what + " (the adjoint broke down)", np.nan, _size(backprop), np.inf, tol)
+        adjoint, backprop = (flat_gradients(gradients(loss, f, z0, theta, ts, method=method, **options))
+                             for method in ("adjoint", "backprop"))
+    except (FloatingPointError, RuntimeError) as err:  # a solve that blew up, or gave up after too many steps
+        return Row("dopri5", f"{what} ({type(err).__name__})", np.nan, np.nan, np.inf, tol)
     return compared("dopri5", what, adjoint, backprop, tol)
 
 
@@ -369,7 +372,8 @@ def drift_rows(log=print):
     default = default_problem()
     _, quiet = heard(lambda: gradients(default.loss, default.f, default.z0, default.theta, default.ts, quiet_steps))
     drift, threshold = (fired[0].drift, fired[0].threshold) if fired else (0.0, np.inf)
-    rerun_row = compared("auto", f"zoo 'contracting', checkpoints='auto' reran with checkpoints={rerun}: vs backprop", flat_gradients(auto), backprop, ZOO_TOL)
+    rerun_row = compared("auto", f"zoo 'contracting', checkpoints='auto' reran with checkpoints={rerun}: vs backprop",
+                         flat_gradients(auto), backprop, ZOO_TOL)
     return [Row("drift", f"zoo 'contracting', {n} steps: the plain adjoint warns, drift vs threshold",
                 drift, threshold, threshold / drift if drift > 0 else np.inf, 1.0),
             rerun_row if rerun else rerun_row._replace(residual=np.inf),
@@ -383,10 +387,11 @@ def other_rows(problem, log=print):
     return [running_cost_differences(problem, log), dopri5_row(problem, log), *drift_rows(log)]
 
 
-def rows_at_two_steps(problem, n_steps, seed=0, log=print):
-    """`equation_rows` at n_steps, each with its residual at 2·n_steps as `fine` (for the observed order)."""
-    coarse = equation_rows(evaluate(problem, n_steps, seed, log))
-    fine = equation_rows(evaluate(problem, 2 * n_steps, seed, log))
+def rows_at_two_steps(problem, n_steps, seed=0, log=print, running_cost=True):
+    """`equation_rows` at n_steps, each with its residual at 2·n_steps as `fine` (for the observed order);
+    without the running-cost rows unless running_cost."""
+    coarse = equation_rows(evaluate(problem, n_steps, seed, log, running_cost))
+    fine = equation_rows(evaluate(problem, 2 * n_steps, seed, log, running_cost))
     return [row._replace(fine=half.residual) if row.tol != ROUND_OFF and row.ordered else row
             for row, half in zip(coarse, fine)]
 
