@@ -70,7 +70,7 @@ METHODS = {
 
 
 def adaptive_forward(f, z0, theta, ts, tol, stats=None):
-    """(zs, the Adaptive controller that chose the controller): dopri5's forward solve, eq. (3)."""
+    """(zs, the Adaptive controller that chose the steps): dopri5's forward solve, eq. (3)."""
     controller = adaptive.Adaptive(tol.rtol, tol.atol)
     zs = adaptive.adaptive_integrate(f, z0, theta, ts, controller)
     _report(stats, "forward", controller)

@@ -12,6 +12,7 @@ import pytest
 from autograd.extend import defvjp, primitive
 
 import adjoint_ref as ar
+from adjoint_ref.diagnostics import check as check_module
 from adjoint_ref.diagnostics.check import CHECK_METHODS, Part, part_differences, verdict
 from adjoint_ref.problems.models import contracting_problem, default_problem
 
@@ -202,3 +203,40 @@ def test_the_drift_warning_of_gradients_still_names_the_callers_line():
     with pytest.warns(ar.AdjointDriftWarning) as caught:
         ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 100)
     assert caught[0].filename == __file__
+
+
+# ---------------------------------------------------------------- the decisions themselves
+# Plain functions without fixtures, so that tests/test_mutants.py can run them against a broken `check`.
+
+def test_one_difference_above_tol_makes_the_report_not_ok():
+    differences = {("adjoint", "z0"): 1e-9, ("adjoint", "theta"): 3e-6, ("discrete_adjoint", "ts"): 1e-15}
+    assert check_module.exceeding(differences, 1e-6) == [("adjoint", "theta")]
+    assert check_module.exceeding({key: 1e-9 for key in differences}, 1e-6) == []
+    assert check_module.exceeding({("adjoint", "ts"): np.nan}, 1e-6) == [("adjoint", "ts")]  # NaN is not within tol
+    # the same through `check`: at 2 steps the adjoint is ~1e-4 from backprop, the discrete adjoint ~1e-16
+    p = default_problem(hidden=3, batch=0, n_times=3)
+    methods = ["backprop", "discrete_adjoint", "adjoint"]
+    failing = run_check(p, 2, tol=1e-8, methods=methods)
+    assert not failing.ok and "FAIL" in str(failing)
+    assert [line.split()[0] for line in str(failing).splitlines() if line.endswith("  FAIL")] == ["adjoint"]
+    assert run_check(p, 2, tol=1e-2, methods=methods).ok
+
+
+def test_the_budget_skips_only_the_methods_whose_cost_grows_with_the_inputs():
+    p = default_problem(hidden=3, batch=0, n_times=3)
+    problem = (p.loss, p.f, p.z0, p.theta, p.ts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(check_module, "BUDGET", 0.0)  # every estimate is above it
+        chosen, skipped = check_module._choose(None, problem, 4)
+        assert set(skipped) == {"finite_differences", "forward_sensitivity"}
+        assert chosen == ["backprop", "discrete_adjoint", "adjoint", "checkpointed"]
+        mp.setattr(check_module, "BUDGET", np.inf)  # none is
+        chosen, skipped = check_module._choose(None, problem, 4)
+        assert skipped == {} and len(chosen) == 6
+
+
+def test_a_16_fold_fall_per_doubling_is_discretisation_and_no_fall_is_not():
+    tol, gap = 1e-6, 1.6e-5
+    assert [v.kind for v in verdict(tol, {"adjoint": gap}, {"adjoint": gap / 16}, False, 10)] == ["steps"]
+    assert [v.kind for v in verdict(tol, {"adjoint": gap}, {"adjoint": gap}, False, 10)] == ["no convergence"]
+    assert [v.kind for v in verdict(tol, {"adjoint": gap}, {"adjoint": 16 * gap}, False, 10)] == ["no convergence"]

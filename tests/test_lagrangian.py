@@ -6,6 +6,8 @@ varying at rate ω has |g⁽ᵏ⁾| ≲ ωᵏ|g|, so each of them errs by at mos
 (constants ≤ 1 for ω·span ≲ 5). ω = equations.fastest_rate: the larger of 3, a bound on the arbitrary
 λ's frequencies, and the largest ‖∂f/∂z‖₂ along the path (about 1 for the MLP, so ω = 3 there). Identities that hold exactly in floating point up to rounding get ROUND_OFF.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -222,12 +224,15 @@ def test_residuals_fall_like_h4():
 def test_equations_command_prints_every_row_ok(capsys):
     assert main(["equations", "--hidden", "4", "--steps", "4"]) == 0
     out = capsys.readouterr().out
-    for eq in ("(1)", "(3)", "(4)–(5)", "(6)–(7)", "(8)", "(9)", "(5),(10)", "(11)", "(12)", "dL/dt_i",
-               "dL/dt0", "comment", "(H2)", "dL/dts", "z(t0)"):
+    for eq in ("(1)", "(3)", "(4)", "(4)–(5)", "(6)", "(6)–(7)", "(8)", "(9)", "(5),(10)", "(11)", "(12)", "dL/dt_i",
+               "dL/dt0", "comment", "(H2)", "dL/dts", "z(t0)", "∫ g dt", "dopri5", "drift", "auto"):
         assert f"\n{eq} " in out
-    # (12) has a row per gradient variant; dL/dts and z(t0) a row per variant other than finite differences
+    # (12) has a row per gradient variant; dL/dts and z(t0) a row per variant other than finite differences;
+    # the running cost a row per adjoint variant and one for finite differences; dopri5 one, the drift three
     n = len(equations.VARIANTS)
-    assert out.count(" ok\n") == 15 + n + 2 * (n - 1) and "FAIL" not in out
+    count = 17 + n + 2 * (n - 1) + len(equations.RUNNING_COST_VARIANTS) + 5
+    assert out.count(" ok\n") == count == 40  # the README's "40 rows"
+    assert "FAIL" not in out
 
 
 def test_equations_command_fails_when_a_tolerance_is_too_tight(capsys, monkeypatch):
@@ -328,12 +333,58 @@ def test_the_rate_in_the_tolerance_is_the_problems_fastest():
 @pytest.mark.filterwarnings("ignore::adjoint_ref.adjoint.AdjointDriftWarning")  # both drift, and say so
 def test_equations_on_stiff_and_chaotic_zoo_problems():
     # Lorenz (‖∂f/∂z‖ ≈ 32) passes every row once ω is the problem's own rate and the finite
-    # differences' floor is measured; on the contracting flow only the plain adjoint's own row
-    # fails, as it should: its backward z is garbage there (λ for the eq. (11) rows is then taken with
+    # differences' floor is measured; on the contracting flow only the plain adjoint's own rows
+    # fail, as they should: its backward z is garbage there (λ for the eq. (11) rows is then taken with
     # checkpoints, so the equation itself still checks out).
     from adjoint_ref.problems import zoo
     lorenz = equations.checked_rows(zoo.ZOO["lorenz"][0](), 120, log=quiet)
     assert all(equations.passed(row) for row in lorenz), [row for row in lorenz if not equations.passed(row)]
     contracting = equations.checked_rows(zoo.ZOO["contracting"][0](), 100, log=quiet)
     failed = [row.what for row in contracting if not equations.passed(row)]
-    assert failed == ["term 3, −∫_tN^t0 λ ∂f/∂θ dt, vs adjoint dL/dθ  [adjoint λ]"]
+    # the plain adjoint fails with a running cost too, and the dopri5 adjoint's backward z blows up
+    assert failed == ["term 3, −∫_tN^t0 λ ∂f/∂θ dt, vs adjoint dL/dθ  [adjoint λ]",
+                      "running cost ∫ ½‖f‖²(1 + ½ sin 3t) dt: adjoint vs backprop",
+                      "rtol = atol = 1e-10: adjoint vs backprop through the same accepted steps (FloatingPointError)"]
+
+
+# ---------------------------------------------------------------- every returned quantity reaches a row
+
+# Each function of `lagrangian` that the table evaluates, and how many quantities it returns.
+RETURNED = {"eq1_constraint": 1, "eq3_forward_solution": 1, "eq4_lagrangian": 1, "eq6_split": 2, "eq7_by_parts": 1,
+            "eq8_constraint_derivative": 1, "eq9_constraint_derivative": 1, "eq10_terms": 3,
+            "eq11_adjoint_multiplier": 2, "eq12_gradient": 1, "chain_rule": 1, "dL_dtn": 1, "dL_dt0": 1,
+            "comment_dL_dt0": 1, "hamiltonian": 1}
+
+
+def moved(function, index):
+    """`function` with its result (index None) or result[index] moved by about 1 %, by a different amount at
+    each entry (so that no difference of entries stays the same): x + 0.01 (1 + |x|) u, u in [0.5, 1.5)."""
+    def move(x):
+        u = 0.5 + np.random.default_rng(0).random(np.shape(x))
+        return x + 0.01 * (1 + np.abs(x)) * u
+
+    def mutated(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if index is None:
+            return move(result)
+        parts = list(result)
+        parts[index] = move(parts[index])
+        return type(result)(*parts) if hasattr(result, "_fields") else tuple(parts)
+
+    return mutated
+
+
+def test_every_equation_function_is_listed():
+    assert {name for name in dir(lg) if re.fullmatch(r"eq\d+_\w+", name)} == {n for n in RETURNED if n[:2] == "eq"}
+
+
+@pytest.mark.parametrize("name, index", [(name, i if count > 1 else None) for name, count in RETURNED.items()
+                                         for i in range(count)])
+def test_every_returned_quantity_is_checked_by_a_row(name, index, ev, monkeypatch):
+    # Issue 28: the second integral of eq. (6) was once compared with nothing, so a sign error there
+    # passed the table. Now moving any quantity these functions return by ~1 % must fail a row.
+    monkeypatch.setattr(lg, name, moved(getattr(lg, name), index))
+    if name == "eq11_adjoint_multiplier":  # λ is computed by `evaluate`
+        ev = equations.evaluate(small_problem(), N_STEPS, seed=5, log=quiet)
+    failed = [row.equation for row in equations.equation_rows(ev) if not row.residual <= row.tol]
+    assert failed, f"{name}[{index}] moved by 1 % and every row passed"

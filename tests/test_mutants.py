@@ -6,8 +6,14 @@ a lower-order rule, an index off by one), never a text edit. A mutant is caught 
 reports a failure; a mutant of an equation must fail the row of that equation.
 `python tests/test_mutants.py` prints the whole table: each mutant and the rows that caught it.
 
+Some mutants break code that `equations` and `check` are not meant to judge (the step-size controller,
+`check`'s own decisions); each of those names the tests that must fail instead, and the table says
+which do.
+
 Cost: each mutant runs `equations` (at h and h/2) on a tiny problem (a 2-3-2 MLP, two states, three
-observation times, 4 RK4 steps) and `check` at 10 steps: about a second each.
+observation times, 4 RK4 steps) and `check` at 10 steps: about a second each; the rows of code paths
+the equations do not run (running cost, dopri5, drift: OTHER_ROWS) only for the mutants they are meant
+to catch, and for the table. A mutant with tests of its own runs those tests only.
 """
 import functools
 import os
@@ -19,9 +25,12 @@ import pytest
 from autograd import jacobian
 from autograd.extend import defjvp_argnum, defvjp_argnums
 
-from adjoint_ref import adjoint, discrete_adjoint, finite_differences, lagrangian, methods, rk4, sensitivity
-from adjoint_ref._impl import checkpoints
-from adjoint_ref.diagnostics import equations
+import test_check
+import test_controller
+from adjoint_ref import (adaptive, adjoint, api, discrete_adjoint, finite_differences, lagrangian, methods, rk4,
+                         running_cost, sensitivity)
+from adjoint_ref._impl import checkpoints, drift as drifting
+from adjoint_ref.diagnostics import check as check_module, equations
 from adjoint_ref.problems import models
 from adjoint_ref.diagnostics.check import check
 from adjoint_ref.problems.models import default_problem
@@ -38,10 +47,15 @@ def tiny_problem():
     return default_problem(hidden=3, batch=2, n_times=3)
 
 
-def failures(problem=None):
-    """(labels of failing `equations` rows, whether `check` fails) on `problem` (default: tiny)."""
+OTHER_ROWS = {"∫ g dt", "dopri5", "drift", "auto"}  # the labels of the running-cost rows and `equations.other_rows`
+
+
+def failures(problem=None, every_row=True):
+    """(labels of failing `equations` rows, whether `check` fails) on `problem` (default: tiny); every_row=False
+    leaves out the rows labelled OTHER_ROWS (the running cost's and `equations.other_rows`)."""
     problem = tiny_problem() if problem is None else problem
-    rows = equations.checked_rows(problem, 4, log=lambda text: None)
+    rows = (equations.checked_rows(problem, 4, log=lambda text: None) if every_row else
+            equations.rows_at_two_steps(problem, 4, log=lambda text: None, running_cost=False))
     failed = {row.equation for row in rows if not equations.passed(row)}
     report = check(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, CHECK_STEPS, CHECK_TOL)
     return failed, not report.ok
@@ -66,7 +80,9 @@ def patched_pullback(module, change):
 
 
 def untransposed(fz, ftheta, ft, f, z, theta, t, lam):
-    """J λ instead of λ J (the transpose forgotten)."""
+    """J λ instead of λ J (the transpose forgotten); a scalar function (a running cost) is left alone."""
+    if np.size(lam) != z.size:
+        return fz, ftheta, ft
     J = jacobian(lambda x: f(x.reshape(z.shape), theta, t))(np.ravel(z)).reshape(z.size, z.size)
     return (J @ np.ravel(lam)).reshape(z.shape), ftheta, ft
 
@@ -256,8 +272,56 @@ def fd_one_sided(fun, x, g, steps=None):
     return out
 
 
+def negated_cost(with_cost):
+    """`running_cost.with_cost` integrating q' = −g: the running cost enters the extended state negated."""
+    def mutated(f, g, z_shape):
+        return with_cost(f, lambda z, theta, t: -g(z, theta, t), z_shape)
+    return mutated
+
+
+def loose_backward_tolerances(adjoint_method):
+    """The dopri5 adjoint with its backward pass at rtol = atol = 1e-4, whatever adjoint_rtol and adjoint_atol say."""
+    def mutated(f, z0, theta, ts, tol, stats=None):
+        return adjoint_method(f, z0, theta, ts, tol._replace(adjoint_rtol=1e-4, adjoint_atol=1e-4), stats)
+    return mutated
+
+
+def auto_ignored(function):
+    """`adjoint.adjoint_gradients` with checkpoints="auto" taken as None: no re-run after a drift."""
+    @functools.wraps(function)
+    def mutated(*args, checkpoints=None, **kwargs):
+        return function(*args, checkpoints=None if checkpoints == "auto" else checkpoints, **kwargs)
+    return mutated
+
+
+def with_order(step_factor, change):
+    """`adaptive.step_factor` with the order passed through `change`."""
+    return lambda ratio, order: step_factor(ratio, change(order))
+
+
+def tolerances_swapped(error_ratio):
+    """`adaptive.error_ratio` with rtol and atol exchanged."""
+    return lambda z, z_new, error, rtol, atol: error_ratio(z, z_new, error, atol, rtol)
+
+
+def euclidean(x):
+    """The Euclidean norm in place of the RMS norm."""
+    return float(np.linalg.norm(x))
+
+
+def ratio_inverted(order_verdict):
+    """`check._order_verdict` with the gaps at n and 2n steps exchanged (the ratio turned upside down)."""
+    return lambda method, gap, refined_gap, tol, n_steps: order_verdict(method, refined_gap, gap, tol, n_steps)
+
+
+def within_tol(differences, tol):
+    """`check.exceeding` inverted: the differences within tol."""
+    return [key for key, difference in differences.items() if difference <= tol]
+
+
 # name → (what to patch: list of (object, attribute, replacement) or a callable(monkeypatch),
-#         the equations rows one of which must fail (None: caught by check alone is enough))
+#         the equations rows one of which must fail (None: caught by check alone is enough),
+#         and optionally the tests that must fail (then only those are run under pytest))
 MUTANTS = {
     # the solver
     "RK4 → Kutta's third-order rule": ([(rk4, "rk4_step", kutta3_step)], {"(3)"}),
@@ -307,12 +371,55 @@ MUTANTS = {
     "MLP VJP without tanh's slope": (lambda: defvjp_argnums(models.mlp_dynamics, mlp_vjp_without("slope")), None),
     "MLP VJP without t·g for c1": (lambda: defvjp_argnums(models.mlp_dynamics, mlp_vjp_without("c1_time")), None),
     "MLP JVP without tanh's slope": (lambda: defjvp_argnum(models.mlp_dynamics, mlp_jvp_without_slope), {"(11)"}),
+    # issue 28: the second integral of eq. (6), and code paths the equations above do not run
+    "eq. (6) sign of ∫ λf": ([(lagrangian, "eq6_split", term_negated(lagrangian.eq6_split, 1))], {"(6)"}),
+    "running cost: q' = −g in the extended state": (
+        [(running_cost, "with_cost", negated_cost(running_cost.with_cost))], {"∫ g dt"}),
+    "dopri5 adjoint: backward pass at 1e-4": ([(api.SOLVERS["dopri5"], "adjoint",
+                                               loose_backward_tolerances(api.SOLVERS["dopri5"]["adjoint"]))],
+                                             {"dopri5"}),
+    "drift: backward z compared with itself": ([(drifting, "relative_drift", lambda z_back, z: 0.0)], {"drift"}),
+    "checkpoints='auto' taken as None": ([(adjoint, "adjoint_gradients", auto_ignored(adjoint.adjoint_gradients))],
+                                         {"auto"}),
+    # the step-size controller, against scipy's RK45 (tests/test_controller.py)
+    "controller: exponent −1/p, not −1/(p+1)": ([(adaptive, "step_factor", with_order(adaptive.step_factor,
+                                                                                     lambda p: p - 1))],
+                                                None, [test_controller.assert_all_cases_match_scipy]),
+    "controller: rtol and atol swapped": ([(adaptive, "error_ratio", tolerances_swapped(adaptive.error_ratio))],
+                                          None, [test_controller.assert_all_cases_match_scipy]),
+    "controller: Euclidean norm, not RMS": ([(adaptive, "rms", euclidean)], None,
+                                            [test_controller.assert_all_cases_match_scipy]),
+    # `check`'s own decisions (tests/test_check.py)
+    "check: pass/fail comparison inverted": ([(check_module, "exceeding", within_tol)], None,
+                                             [test_check.test_one_difference_above_tol_makes_the_report_not_ok]),
+    "check: the budget skips the fast methods": (
+        [(check_module, "BY_INPUT", ("backprop", "discrete_adjoint"))], None,
+        [test_check.test_the_budget_skips_only_the_methods_whose_cost_grows_with_the_inputs]),
+    "check: verdict's ratio inverted": (
+        [(check_module, "_order_verdict", ratio_inverted(check_module._order_verdict))], None,
+        [test_check.test_a_16_fold_fall_per_doubling_is_discretisation_and_no_fall_is_not]),
 }
+
+
+def killers(mutant):
+    """The tests a mutant must fail (empty: `equations` or `check` must catch it)."""
+    return MUTANTS[mutant][2] if len(MUTANTS[mutant]) > 2 else []
+
+
+def failing_tests(mutant):
+    """The names of the mutant's `killers` that fail (raise AssertionError) while it is applied."""
+    failed = []
+    for test in killers(mutant):
+        try:
+            test()
+        except AssertionError:
+            failed.append(test.__name__)
+    return failed
 
 
 def apply(mutant, monkeypatch):
     """Make the changes of MUTANTS[mutant]."""
-    patches, _ = MUTANTS[mutant]
+    patches = MUTANTS[mutant][0]
     if callable(patches):
         patches()
         return
@@ -330,8 +437,11 @@ def test_the_unbroken_code_passes():
 @pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_every_mutant_is_caught(mutant, monkeypatch, mlp_derivatives):
     apply(mutant, monkeypatch)
-    failed_rows, check_failed = failures()
+    if killers(mutant):
+        assert failing_tests(mutant) == [test.__name__ for test in killers(mutant)], f"{mutant}: a test passed"
+        return
     expected = MUTANTS[mutant][1]
+    failed_rows, check_failed = failures(every_row=expected is not None and bool(expected & OTHER_ROWS))
     assert failed_rows or check_failed, f"{mutant}: passed both equations and check"
     if expected is not None:
         assert failed_rows & expected, f"{mutant}: rows {sorted(failed_rows)} failed, none of {sorted(expected)}"
@@ -348,11 +458,13 @@ def test_the_readme_counts_the_mutants():
 if __name__ == "__main__":  # the mutant table for the documentation
     import warnings
     warnings.simplefilter("ignore", adjoint.AdjointDriftWarning)
-    print(f"{'mutant':<48}{'check':>7}  equations rows that failed")
+    print(f"{'mutant':<48}{'check':>7}  equations rows that failed; tests that failed")
     for name in MUTANTS:
         with pytest.MonkeyPatch.context() as mp:
             apply(name, mp)
             rows, check_failed = failures()
+            tests = failing_tests(name)
         defvjp_argnums(models.mlp_dynamics, models._mlp_vjp)
         defjvp_argnum(models.mlp_dynamics, models._mlp_jvp)
-        print(f"{name:<48}{'FAIL' if check_failed else 'ok':>7}  {', '.join(sorted(rows)) or '-'}")
+        print(f"{name:<48}{'FAIL' if check_failed else 'ok':>7}  {', '.join(sorted(rows)) or '-'}"
+              + (f"; {', '.join(tests) or 'none'}" if killers(name) else ""))

@@ -249,7 +249,7 @@ def gradient_convergence(quick):
 def draw_lagrangian_terms(quick):
     """Bars of ‖term 1‖, ‖term 2‖, ‖term 3‖ of eq. (10), ‖sum − dL/dθ‖ and ‖dL/dθ‖, on a log scale, for both λ."""
     problem = default_problem(hidden=4 if quick else 16)
-    ev = equations.evaluate(problem, 4 if quick else 10, log=lambda text: None)
+    ev = equations.evaluate(problem, 4 if quick else 10, log=lambda text: None, running_cost=False)
     dL_dtheta = ravel_tree(ev.reference["backprop"].theta)
     fig = _new_figure(11, 4.2)
     axes = fig.subplots(1, 2, sharey=True)

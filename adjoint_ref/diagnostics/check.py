@@ -101,7 +101,7 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
     reference = next((m for m in OF_THE_RK4_SOLUTION if m in runs and runs[m].error is None), chosen[0])
     differences = {(m, q): _difference(runs[m], runs[reference], q)
                    for m in chosen if m != reference for q in QUANTITIES}
-    above = [(m, q) for (m, q), d in differences.items() if not d <= tol]
+    above = exceeding(differences, tol)
     largest = {m: max(differences[m, q] for q in QUANTITIES) for m, _ in above if runs[m].error is None}
     drifted = "adjoint" in runs and any(w.rerun is None for w in runs["adjoint"].warnings)
     refined = _refine(problem, largest, reference, n_steps, checkpoints, drifted, progress)
@@ -109,6 +109,12 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
                   differences, {m: run.seconds for m, run in runs.items()}, runs,
                   _parts(runs, reference, above, theta), refined,
                   _verdicts(runs, tol, largest, refined, drifted, n_steps, reference))
+
+
+def exceeding(differences, tol):
+    """The (method, quantity) pairs of `differences` above tol (a NaN counts as above): the report is ok
+    only if there are none."""
+    return [key for key, difference in differences.items() if not difference <= tol]
 
 
 def _parts(runs, reference, above, theta):

@@ -22,18 +22,29 @@ quantity: backprop differentiates the RK4 solution exactly, so that gap is the f
 own error, measured. It is capped at FD_FLOOR_CAP, so that broken finite differences cannot hide
 behind a floor of their own making. Rows that
 hold exactly in exact arithmetic get ROUND_OFF and no order.
+
+Every quantity a function of `lagrangian` returns reaches a row (tests/test_lagrangian.py moves each by
+1 % and watches a row fail): both integrals of eq. (6), for instance, and ψ's value as well as its
+derivative. The last rows, computed once (`other_rows`), run code the equations do not: a running
+cost in the loss (`kinetic_energy`; its adjoint rows are also evaluated at h and h/2), the dopri5
+adjoint, and the plain adjoint's drift monitor with checkpoints="auto".
 """
 import unicodedata
+import warnings
 from collections import namedtuple
 
+import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
 
 from .. import lagrangian as lg
+from ..adjoint import AdjointDriftWarning
 from ..api import gradients
 from ..methods import METHODS
 from .._impl.metrics import relative_difference
 from .._impl.tree import ravel_tree
+from ..problems.models import default_problem
+from ..problems.zoo import ZOO
 
 RATE = 3.0  # the highest frequency an arbitrary λ or η may have (`lagrangian.smooth_multiplier`)
 ROUND_OFF = 1e-12  # float64 ε ≈ 2.2e-16, summed over a few hundred operations, with a wide margin
@@ -44,6 +55,11 @@ EXACT_TO_ROUND_OFF = ("backprop", "discrete_adjoint")  # the variants that diffe
 MIN_ORDER = 3.3  # the observed order a discretisation row must show (RK4, Simpson, five-point: 4)
 ORDER_FLOOR = 1e-9  # below this residual the order is not measured (round-off)
 FD_FLOOR_CAP = 1e-7  # the most a finite-difference floor may be: ε^(2/3) ≈ 4e-11 times a condition of 2500
+RUNNING_COST_VARIANTS = ("adjoint", "adjoint, checkpoints=3")  # the methods with running-cost terms of their own
+FD_STEPS = 2  # RK4 steps per interval where backprop and finite differences are compared with a running cost
+DOPRI5_TOL = 1e-10  # rtol = atol of the dopri5 row
+DOPRI5_ALLOWANCE = 30  # its tolerance in units of DOPRI5_TOL: the zoo shows 0.75–6 (adjoint vs backprop)
+ZOO_TOL = 1e-6  # what every method meets against backprop at a zoo entry's own steps and checkpoints
 
 Row = namedtuple("Row", ["equation", "what", "a", "b", "residual", "tol", "fine", "ordered", "floor"],
                  defaults=[None, True, ORDER_FLOOR])
@@ -100,16 +116,22 @@ def vanishing(equation, what, a, scale, tol):
 
 
 Evaluation = namedtuple("Evaluation", ["problem", "n_steps", "path", "loss", "dL_dzs", "arbitrary", "adjoint",
-                                       "on_arbitrary", "on_adjoint", "reference", "observing_t0", "seed", "rate"])
+                                       "on_arbitrary", "on_adjoint", "reference", "observing_t0", "seed", "rate",
+                                       "running"])
 Evaluation.__doc__ = """What the rows are computed from: the forward `Path`, L and ∂L/∂z(t_i) (flat, one row per
 time), the arbitrary and the adjoint `Multiplier` with their `Products`, {method: Gradients}, the same
-for a loss that also observes z(t0), the seed of the arbitrary λ and of the path variation, and ω
-(`fastest_rate`)."""
+for a loss that also observes z(t0), the seed of the arbitrary λ and of the path variation, ω
+(`fastest_rate`), and {method: Gradients} with the running cost of `kinetic_energy` added to L."""
+
+
+def t0_weight(problem, seed=0):
+    """w, the weights of the term w·z(t0) that `with_t0_observed` adds to the loss."""
+    return np.random.default_rng(seed + 7).normal(size=np.shape(problem.z0))
 
 
 def with_t0_observed(problem, seed=0):
     """The same problem with w·z(t0) added to the loss, so ∂L/∂z(t0) ≠ 0 (the jump of λ at t0)."""
-    w = np.random.default_rng(seed + 7).normal(size=np.shape(problem.z0))
+    w = t0_weight(problem, seed)
     loss = problem.loss
 
     def observing_t0(zs):
@@ -118,8 +140,25 @@ def with_t0_observed(problem, seed=0):
     return problem._replace(loss=observing_t0)
 
 
-def evaluate(problem, n_steps, seed=0, log=print):
-    """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients."""
+def observing_t0_by_differences(fd, z0, w):
+    """Finite differences for the loss L + w·z(t0) from those for L (`fd`): z(t0) = z0 whatever θ and ts,
+    and central differences of the linear z0 ↦ w·z0 are exact, so they add w to dL/dz0 and nothing else —
+    what a second finite-difference run would compute, up to rounding, at the cost of none."""
+    return fd._replace(loss=fd.loss + float(np.sum(w * z0)), z0=fd.z0 + w)
+
+
+def kinetic_energy(f):
+    """The running cost g(z, θ, t) = ½‖f(z, θ, t)‖² (1 + ½ sin 3t): the kinetic-energy regulariser of Neural
+    ODEs (Finlay et al. 2020, "How to train your neural ODE"), weighted in t so that ∂g/∂z, ∂g/∂θ and
+    ∂g/∂t are all nonzero on any problem."""
+    def g(z, theta, t):
+        return 0.5 * anp.sum(f(z, theta, t) ** 2) * (1.0 + 0.5 * anp.sin(3.0 * t))
+    return g
+
+
+def evaluate(problem, n_steps, seed=0, log=print, running_cost=True):
+    """Solve `problem` forwards (with dz/dθ) and backwards (λ), and get every method's gradients, and with
+    running_cost those of RUNNING_COST_VARIANTS and backprop with the running cost of `kinetic_energy`."""
     f, z0, theta, ts, loss = problem
     n_steps = lg.grid_steps(n_steps)
     log(f"{n_steps} steps: forward pass with dz/dθ (forward sensitivities)")
@@ -130,15 +169,23 @@ def evaluate(problem, n_steps, seed=0, log=print):
     arbitrary = lg.smooth_multiplier(path.t, z0.size, seed)
     adjoint = lg.eq11_adjoint_multiplier(f, zs, theta, ts, n_steps, dL_dzs, path.t)
     jac = lg.jacobians_along(f, theta, path, z0.shape)
-    reference, observing_t0 = {}, {}
+    reference, observing_t0, running = {}, {}, {}
     t0_problem = with_t0_observed(problem, seed)
     for label, (method, options) in VARIANTS.items():
         log(f"{n_steps} steps: reference gradients by {label}")
         reference[label] = gradients(loss, f, z0, theta, ts, n_steps, method, **options)
-        observing_t0[label] = gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method, **options)
+        observing_t0[label] = (observing_t0_by_differences(reference[label], z0, t0_weight(problem, seed))
+                               if method == "finite_differences" else
+                               gradients(t0_problem.loss, f, z0, theta, ts, n_steps, method, **options))
+    with_cost = ("backprop",) + RUNNING_COST_VARIANTS if running_cost else ()
+    if with_cost:
+        log(f"{n_steps} steps: gradients with a running cost ∫ g dt")
+    for label in with_cost:
+        method, options = VARIANTS[label]
+        running[label] = gradients(loss, f, z0, theta, ts, n_steps, method, running_loss=kinetic_energy(f), **options)
     return Evaluation(problem, n_steps, path, loss_value, dL_dzs.reshape(len(ts), -1), arbitrary, adjoint,
                       lg.along_path(jac, arbitrary.lam), lg.along_path(jac, adjoint.lam), reference,
-                      observing_t0, seed, fastest_rate(jac))
+                      observing_t0, seed, fastest_rate(jac), running)
 
 
 def path_variation(ev):
@@ -186,6 +233,7 @@ def equation_rows(ev):
     z_dot = lg.grid_derivative(path.z, path.t)
     lam, lam_dot, fz, ftheta = ev.arbitrary.lam, ev.arbitrary.lam_dot, on_arbitrary.lam_fz, on_arbitrary.lam_ftheta
     lam_S = lg.boundary(lg.row_times(lam, path.S))
+    lam_z_dot, lam_f = lg.eq6_split(lam, z_dot, on_arbitrary.f, path.t)
     arbitrary_terms = lg.eq10_terms(ev.dL_dzs, lam, lam_dot, path.S, fz, ftheta, path.t)
     adjoint_terms = lg.eq10_terms(ev.dL_dzs, adjoint.lam, adjoint.lam_dot, path.S, on_adjoint.lam_fz,
                                   on_adjoint.lam_ftheta, path.t)
@@ -204,11 +252,18 @@ def equation_rows(ev):
                   lg.eq1_constraint(z_dot, on_arbitrary.f), on_arbitrary.f, tol),
         compared("(3)", "z(t_i) − z0, each i ≥ 1: RK4 vs ∫_t0^t_i f dt by Simpson's rule",
                  path.z[:, -1] - flat_z0, lg.eq3_forward_solution(z0, on_arbitrary.f, path.t) - flat_z0, tol),
+        # ∫ λF is a signed integral of F = O(h⁴), whose parts cancel unevenly at coarse steps (observed order
+        # 2.0 at 4 steps on a small problem, 3.7 at 10 on the default): the (1) row carries F's order.
+        compared("(4)", "ψ = L − ∫ λF dt on the solution (F = ż − f ≈ 0) vs L  [adjoint λ]",
+                 lg.eq4_lagrangian(ev.loss, adjoint.lam, lg.eq1_constraint(z_dot, on_adjoint.f), path.t), ev.loss,
+                 tol)._replace(ordered=False),
         vanishing("(4)–(5)", "dψ/dε along z + εη, η(t0) = 0 (ψ stationary), relative to dL/dε  [adjoint λ]",
                   dpsi, dL, tol),
+        vanishing("(6)", "∫ λż dt − ∫ λf dt − ∫ λF dt (F = ż − f: eq. 1), relative to ∫ λf dt  [arbitrary λ]",
+                  lam_z_dot - lam_f - lg.integral(np.sum(lam * lg.eq1_constraint(z_dot, on_arbitrary.f), axis=-1),
+                                                  path.t), lam_f, ROUND_OFF),
         compared("(6)–(7)", "∫ λż dt vs Σ_i [λz]_{t_{i-1}⁺}^{t_i⁻} − ∫ z λ̇ dt  [arbitrary λ]",
-                 lg.eq6_split(lam, z_dot, on_arbitrary.f, path.t)[0],
-                 lg.eq7_by_parts(lam, lam_dot, path.z, path.t), tol),
+                 lam_z_dot, lg.eq7_by_parts(lam, lam_dot, path.z, path.t), tol),
         vanishing("(8)", "d/dθ ∫ λF dt, df/dθ by the chain rule, relative to ‖Σ_i [λ dz/dθ]‖  [arbitrary λ]",
                   lg.eq8_constraint_derivative(lam, lam_dot, path.S, lg.chain_rule(fz, path.S, ftheta), path.t),
                   lam_S, tol),
@@ -245,18 +300,110 @@ def equation_rows(ev):
         *(compared("z(t0)", f"L observes z(t0) too: {method} [dL/dz0, dL/dts] vs FD",
                    (ev.observing_t0[method].z0, ev.observing_t0[method].ts), (fd_t0.z0, fd_t0.ts), tol)
           ._replace(ordered=method not in EXACT_TO_ROUND_OFF, floor=floor_t0) for method in others),
+        *(compared("∫ g dt", f"running cost ∫ ½‖f‖²(1 + ½ sin 3t) dt: {label} vs backprop",
+                   flat_gradients(ev.running[label]), flat_gradients(ev.running["backprop"]), tol)
+          for label in RUNNING_COST_VARIANTS if ev.running),
     ]
 
 
-def checked_rows(problem, n_steps, seed=0, log=print):
-    """`equation_rows` at n_steps, each with its residual at 2·n_steps as `fine` (for the observed order)."""
-    coarse = equation_rows(evaluate(problem, n_steps, seed, log))
-    fine = equation_rows(evaluate(problem, 2 * n_steps, seed, log))
+def flat_gradients(g):
+    """[dL/dz0, dL/dθ, dL/dts] of a `Gradients` as one flat vector."""
+    return np.concatenate([np.ravel(g.z0), ravel_tree(g.theta), np.ravel(g.ts)])
+
+
+def heard(run):
+    """(run(), the AdjointDriftWarnings it issued); any other warning is passed on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AdjointDriftWarning)
+        result = run()
+    for w in caught:
+        if not issubclass(w.category, AdjointDriftWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
+
+
+def running_cost_differences(problem, log=print):
+    """Backprop against finite differences with the running cost of `kinetic_energy`, at FD_STEPS steps per
+    interval: both differentiate the same RK4 solution, exactly at any step, so few steps do. Tolerance:
+    ten times the two methods' gap without the running cost (the finite differences' own error on this
+    problem, at least ORDER_FLOOR), capped at 10·FD_FLOOR_CAP."""
+    f, z0, theta, ts, loss = problem
+    log(f"{FD_STEPS} steps: backprop and finite differences, without and with a running cost")
+
+    def both(g):
+        return [flat_gradients(gradients(loss, f, z0, theta, ts, FD_STEPS, method, running_loss=g))
+                for method in ("backprop", "finite_differences")]
+
+    tol = min(max(10 * relative_difference(*both(None)), ORDER_FLOOR), 10 * FD_FLOOR_CAP)
+    return compared("∫ g dt", f"running cost as above, {FD_STEPS} RK4 steps per interval: backprop vs FD (exact)",
+                    *both(kinetic_energy(f)), tol)
+
+
+def dopri5_row(problem, log=print):
+    """solver="dopri5": the adjoint (eqs. 11–12 with adaptive backward steps) against backprop through the
+    same accepted forward steps, rtol = atol = DOPRI5_TOL. The adjoint differentiates the exact flow,
+    backprop the computed solution: they differ by a few tolerances (DOPRI5_ALLOWANCE). A solve that
+    breaks down (on the contracting flow the adjoint's backward z blows up) fails the row."""
+    f, z0, theta, ts, loss = problem
+    log(f"dopri5 at rtol = atol = {DOPRI5_TOL:g}: adjoint and backprop")
+    options = dict(solver="dopri5", rtol=DOPRI5_TOL, atol=DOPRI5_TOL)
+    what = f"rtol = atol = {DOPRI5_TOL:g}: adjoint vs backprop through the same accepted steps"
+    tol = DOPRI5_ALLOWANCE * DOPRI5_TOL
+    try:
+        adjoint, backprop = (flat_gradients(gradients(loss, f, z0, theta, ts, method=method, **options))
+                             for method in ("adjoint", "backprop"))
+    except (FloatingPointError, RuntimeError) as err:  # a solve that blew up, or gave up after too many steps
+        return Row("dopri5", f"{what} ({type(err).__name__})", np.nan, np.nan, np.inf, tol)
+    return compared("dopri5", what, adjoint, backprop, tol)
+
+
+def drift_rows(log=print):
+    """The plain adjoint's drift monitor as a user meets it (`AdjointDriftWarning`): it fires on the zoo's
+    contracting flow, where z integrated backwards is garbage; checkpoints="auto" then runs the backward
+    pass again with checkpoints and meets backprop to ZOO_TOL (the zoo's promise at its steps); and it
+    stays quiet on the default problem. Residuals: threshold/drift (must be ≤ 1), the gap to backprop
+    (infinite if there was no re-run), the number of warnings (must be 0)."""
+    entry, quiet_steps = ZOO["contracting"], ZOO["mlp"].n_steps
+    p, n = entry.make(), entry.n_steps
+    log(f"the drift monitor: the contracting flow at {n} steps, the default problem at {quiet_steps}")
+    args = (p.loss, p.f, p.z0, p.theta, p.ts, n)
+    _, fired = heard(lambda: gradients(*args))
+    auto, reran = heard(lambda: gradients(*args, checkpoints="auto"))
+    rerun = next((w.rerun for w in reran if w.rerun), None)
+    backprop = flat_gradients(gradients(*args, method="backprop"))
+    default = default_problem()
+    _, quiet = heard(lambda: gradients(default.loss, default.f, default.z0, default.theta, default.ts, quiet_steps))
+    drift, threshold = (fired[0].drift, fired[0].threshold) if fired else (0.0, np.inf)
+    rerun_row = compared("auto", f"zoo 'contracting', checkpoints='auto' reran with checkpoints={rerun}: vs backprop",
+                         flat_gradients(auto), backprop, ZOO_TOL)
+    return [Row("drift", f"zoo 'contracting', {n} steps: the plain adjoint warns, drift vs threshold",
+                drift, threshold, threshold / drift if drift > 0 else np.inf, 1.0),
+            rerun_row if rerun else rerun_row._replace(residual=np.inf),
+            Row("drift", f"default problem, {quiet_steps} steps: AdjointDriftWarnings of the plain adjoint",
+                len(quiet), 0, float(len(quiet)), 0.0)]
+
+
+def other_rows(problem, log=print):
+    """The rows computed once, not at two step sizes: code paths the equations above do not run (the
+    running cost's finite differences, the dopri5 adjoint, the drift monitor and checkpoints="auto")."""
+    return [running_cost_differences(problem, log), dopri5_row(problem, log), *drift_rows(log)]
+
+
+def rows_at_two_steps(problem, n_steps, seed=0, log=print, running_cost=True):
+    """`equation_rows` at n_steps, each with its residual at 2·n_steps as `fine` (for the observed order);
+    without the running-cost rows unless running_cost."""
+    coarse = equation_rows(evaluate(problem, n_steps, seed, log, running_cost))
+    fine = equation_rows(evaluate(problem, 2 * n_steps, seed, log, running_cost))
     return [row._replace(fine=half.residual) if row.tol != ROUND_OFF and row.ordered else row
             for row, half in zip(coarse, fine)]
 
 
 WHAT_WIDTH = 92  # the column of what a row computes: "vs" compares two sides, "relative to" names the scale
+
+
+def checked_rows(problem, n_steps, seed=0, log=print):
+    """Every row of `adjoint-ref equations`: `rows_at_two_steps`, then `other_rows`."""
+    return rows_at_two_steps(problem, n_steps, seed, log) + other_rows(problem, log)
 
 
 def _padded(text, width):

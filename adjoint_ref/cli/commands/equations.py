@@ -1,7 +1,8 @@
 """`adjoint-ref equations`: one row per equation of the derivation, with its residual and tolerance."""
 import argparse
 
-from ...diagnostics.equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, longest_step, passed, table
+from ...diagnostics.equations import (DOPRI5_ALLOWANCE, MIN_ORDER, RATE, ROUND_OFF, ZOO_TOL, checked_rows,
+                                       longest_step, passed, table)
 from ...lagrangian import grid_steps
 from ..._impl.tree import ravel_tree
 from .options import non_negative_int
@@ -49,7 +50,10 @@ def run(args):
           f"‖∂f/∂z‖ on the path if larger; "
           f"{ROUND_OFF:g} for round-off;\n"
           f"r(h/2), order: the residual again at half the step, and log₂(r(h) / r(h/2)), which must be at "
-          f"least {MIN_ORDER:g} (order 4 expected) unless r(h) is at the round-off floor\n")
+          f"least {MIN_ORDER:g} (order 4 expected) unless r(h) is at the round-off floor;\n"
+          f"the last rows run once: backprop vs FD with a running cost (tolerance: 10 × their gap without it), "
+          f"dopri5's adjoint (tolerance: {DOPRI5_ALLOWANCE} × rtol),\nthe drift monitor (threshold/drift ≤ 1 where "
+          f"it must fire, no warning where it must not) and checkpoints='auto' (vs backprop, {ZOO_TOL:g})\n")
     print(table(rows))
     failed = sum(not passed(row) for row in rows)
     print("\nThe 'comment' row: the formula in the comment thread under the post gives −dL/dt0. It computes "
