@@ -92,7 +92,7 @@ def in_place_looking(z, theta, t):
     h *= theta
     out = anp.zeros_like(z)
     out = out + anp.reshape(h, (-1,))
-    return out - anp.sum(out) / out.size
+    return out - anp.sum(out) / anp.size(out)
 
 
 @primitive

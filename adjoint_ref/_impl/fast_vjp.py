@@ -107,9 +107,10 @@ class _Entry(Node):
         entries.append(self)
 
 
-# What comparisons and index functions return for scalars: autograd boxes none of them, as it never traces
-# them; a recording boxes them too, so that their outcomes are recorded (never differentiated).
-DECISION_TYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+# What comparisons, index and size functions return for scalars: autograd boxes none of them, as it never
+# traces them; a recording boxes them too, so that their outcomes are recorded (never differentiated).
+DECISION_TYPES = (bool, int, np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                  np.uint64)
 
 
 @contextmanager
