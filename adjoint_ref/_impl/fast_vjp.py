@@ -159,8 +159,8 @@ for a comparison and everything computed from comparisons and constants only).""
 Tape = namedtuple("Tape", ["whole_theta", "n_inputs", "steps", "out", "order", "parents", "shapes", "truths"])
 Tape.__doc__ = """f as recorded: whole_theta, whether θ is one input or each leaf is; the steps after the
 n_inputs inputs; out, the entry f returns; order, the entries of the reverse sweep in autograd's order;
-parents[i], the entries receiving entry i's cotangents; shapes, every entry's shape (None for a float or a
-container); truths ((entry, its truth value), ...) for every truth test f made."""
+parents[i], the entries receiving entry i's cotangents; shapes, the list of every entry's shape (None for a
+float or a container); truths ((entry, its truth value), ...) for every truth test f made."""
 
 
 def _differentiable(entry, flags):
@@ -212,7 +212,7 @@ def _tape(recording, whole_theta, n_inputs):
     order = tuple(e.index for e in toposort(out, lambda e: traced_parents[e.index]))
     return Tape(whole_theta, n_inputs, tuple(steps), out.index, order,
                 tuple(tuple(p.index for p in ps) for ps in traced_parents),
-                tuple(_shape(e.value) for e in entries), tuple((e.index, bool(e.value)) for e in tested))
+                [_shape(e.value) for e in entries], tuple((e.index, bool(e.value)) for e in tested))
 
 
 def _new_tape(f, z, theta, leaves, t):
@@ -284,15 +284,15 @@ def still_f(tape, values, f, z, theta, t):
     """Whether a replay is what tracing f now would give: every entry has its recorded shape, every truth
     test f made comes out the same, and f itself (called on a copy of z) agrees with the replayed output
     to a relative TOLERANCE."""
-    if any(_shape(v) != shape for v, shape in zip(values, tape.shapes)):
+    if [_shape(v) for v in values] != tape.shapes:
         return False
     if any(bool(values[entry]) != truth for entry, truth in tape.truths):
         return False
     direct, replayed = f(np.array(z), theta, t), values[tape.out]
     if np.shape(direct) != np.shape(replayed):
         return False
-    gap = np.max(np.abs(direct - replayed))
-    return gap == 0 or gap <= TOLERANCE * np.max(np.abs(replayed))
+    gap = np.abs(np.subtract(direct, replayed)).max()
+    return gap == 0 or gap <= TOLERANCE * np.abs(replayed).max()
 
 
 Theta = namedtuple("Theta", ["leaves", "structure", "flat"])
