@@ -185,3 +185,14 @@ def test_gradients_unchanged(name, monkeypatch):
         h = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, 3, method, checkpoints=checkpoints)
         for a, b in ((g.z0, h.z0), (g.ts, h.ts), (fast_vjp.ravel_tree(g.theta), fast_vjp.ravel_tree(h.theta))):
             assert relative(a, b) <= TOL, method
+
+
+def test_theta_whole_with_its_entries_read_too(make_vjp_calls):
+    def mlp_and_bias(z, theta, t):  # the built-in MLP takes θ whole, and f also reads an entry of θ
+        return mlp_dynamics(z, theta, t) + theta["b2"] * t
+
+    p = default_problem(hidden=3)
+    vjp_of_f = fast_vjp.vjp_of(mlp_and_bias)
+    assert max(stage_gap(vjp_of_f, mlp_and_bias, z, p.theta, t, lam) for z, t, lam in stages(p)) == 0
+    tape, = fast_vjp.tapes_of(mlp_and_bias).values()
+    assert tape.whole_theta and len(make_vjp_calls) == 4

@@ -284,7 +284,7 @@ def still_f(tape, values, f, z, theta, t):
     """Whether a replay is what tracing f now would give: every entry has its recorded shape, every truth
     test f made comes out the same, and f itself (called on a copy of z) agrees with the replayed output
     to a relative TOLERANCE."""
-    if [_shape(v) for v in values] != tape.shapes:
+    if [getattr(v, "shape", None) for v in values] != tape.shapes:  # `_shape` of each, written out: it is hot
         return False
     if any(bool(values[entry]) != truth for entry, truth in tape.truths):
         return False
