@@ -85,6 +85,7 @@ def test_bench_stages_only_profiles_the_stage(capsys):
     assert main(["bench", "--stages", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "backward stage, f with hand-written VJP (mlp_dynamics)" in out and "ms/grad" not in out
+    assert "backward stage, f replayed from its tape (mlp_formula)" in out
 
 
 def test_bench_quick_leaves_the_gallery_alone(capsys, tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ less than wall-clock time, but it still varies, so compare ratios from one run);
 memory (tracemalloc, which slows that run down, so it is not timed); the number of evaluations of f
 and of VJPs of f (evaluations that autograd records to reverse: in the adjoints the recording of f that
 `fast_vjp.vjp_of` replays at every later stage, in backprop the single make_vjp over the whole solve);
-and the relative
-error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine as the finest.
+and the relative error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine
+as the finest.
 """
 import functools
 import time
@@ -271,17 +271,18 @@ def stage_calls(problem, seed=0):
     rng = np.random.default_rng(seed)
     f, z, theta, t = problem.f, problem.z0, problem.theta, float(np.mean(problem.ts))
     lam = rng.normal(size=np.shape(z))
-    stages = ({"f traced by autograd (mlp_formula)": (traced, mlp_formula),
-               "f replayed from its tape (mlp_formula)": (vjp_of, mlp_formula),
-               "f with hand-written VJP (mlp_dynamics)": (traced, mlp_dynamics),
-               "hand-written VJP, replayed (mlp_dynamics)": (vjp_of, mlp_dynamics)} if f is mlp_dynamics else
-              {"(one make_vjp of f)": (traced, f), "f replayed from its tape": (vjp_of, f)})
+    stages = ({"backward stage, f traced by autograd (mlp_formula)": (traced, mlp_formula),
+               "backward stage, f replayed from its tape (mlp_formula)": (vjp_of, mlp_formula),
+               "backward stage, f with hand-written VJP (mlp_dynamics)": (traced, mlp_dynamics),
+               "backward stage, hand-written VJP, replayed (mlp_dynamics)": (vjp_of, mlp_dynamics)}
+              if f is mlp_dynamics else
+              {"backward stage (one make_vjp of f)": (traced, f),
+               "backward stage, f replayed from its tape": (vjp_of, f)})
     calls = {"f(z, θ, t) alone": lambda: f(z, theta, t)}
     for name, (how, dynamics) in stages.items():
-        vjp_of_f = functools.partial(traced, dynamics, flat_theta=ravel_tree(theta)) if how is traced else \
-            vjp_of(dynamics)
-        label = f"backward stage {name}" if name.startswith("(") else f"backward stage, {name}"
-        calls[label] = functools.partial(backward_stage, vjp_of_f, z, lam, theta, t)
+        vjp_of_f = vjp_of(dynamics) if how is vjp_of else \
+            functools.partial(traced, dynamics, flat_theta=ravel_tree(theta))  # θ flattened once, as vjp_of does
+        calls[name] = functools.partial(backward_stage, vjp_of_f, z, lam, theta, t)
     return calls
 
 
