@@ -196,3 +196,17 @@ def test_theta_whole_with_its_entries_read_too(make_vjp_calls):
     assert max(stage_gap(vjp_of_f, mlp_and_bias, z, p.theta, t, lam) for z, t, lam in stages(p)) == 0
     tape, = fast_vjp.tapes_of(mlp_and_bias).values()
     assert tape.whole_theta and len(make_vjp_calls) == 4
+
+
+def test_an_f_that_is_not_a_function_of_its_arguments_is_traced(make_vjp_calls):
+    calls = [0]
+
+    def drifting(z, theta, t):  # a different value at every call: no replay can pass its check
+        calls[0] += 1
+        return theta * z + calls[0]
+
+    vjp_of_f, z = fast_vjp.vjp_of(drifting), np.array([0.3, -0.2])
+    for _ in range(6):
+        vjp_of_f(z, np.ones(2), 0.0)
+    assert set(fast_vjp.tapes_of(drifting).values()) == {None}
+    assert len(make_vjp_calls) == 6 - fast_vjp.MAX_MISSES  # recorded, recorded again MAX_MISSES − 1 times, then traced

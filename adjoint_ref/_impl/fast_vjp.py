@@ -48,6 +48,7 @@ from . import tree
 from .tree import ravel_tree
 
 TOLERANCE = 1e-14  # the largest relative difference between a replay's f and f itself
+MAX_MISSES = 3  # after this many replays in a row that fail their check, f is traced at every stage
 IN_PLACE = (VSpace.mut_add, sparse_add)  # they change an argument: replayed, they would change a constant
 
 
@@ -215,12 +216,13 @@ def _tape(recording, whole_theta, n_inputs):
                 [_shape(e.value) for e in entries], tuple((e.index, bool(e.value)) for e in tested))
 
 
-def _new_tape(f, z, theta, leaves, t):
+def _new_tape(f, z, theta, leaves, t, modes=(False, True)):
     """The Tape of f at (z, θ, t), or None if f cannot be recorded or its tape cannot be replayed.
 
-    First with each leaf of θ an input; if f fails that way or its tape cannot be replayed (a primitive
-    taking θ whole sees a dict of boxes as a constant), with θ one input, as the traced path has it."""
-    for whole_theta in (False, True):
+    modes: whether θ is one input, in the order tried. First with each leaf of θ an input; if f fails
+    that way or its tape cannot be replayed (a primitive taking θ whole sees a dict of boxes as a
+    constant), with θ one input, as the traced path has it."""
+    for whole_theta in modes:
         inputs = _inputs(whole_theta, z, theta, leaves, t)
         try:
             recording = _record(f, inputs, whole_theta, theta)
@@ -314,10 +316,11 @@ def vjp_of(f):
     """(z, θ, t) ↦ (f(z, θ, t), pullback) with pullback(λ) = (λ ∂f/∂z, λ ∂f/∂θ flat, λ ∂f/∂t).
 
     f is traced once per shape of z, t and θ and replayed after that (see the module's docstring);
-    calls on autograd boxes and an f whose tape cannot be replayed are traced every time. θ's leaves,
+    calls on autograd boxes, an f whose tape cannot be replayed and one whose replays fail their check
+    MAX_MISSES times in a row (f is not a function of (z, θ, t) alone) are traced every time. θ's leaves,
     structure and flat form are computed once per θ (θ is fixed during a backward pass), and again
     before f is traced anew."""
-    tapes = tapes_of(f)
+    tapes, misses = tapes_of(f), {}  # misses: consecutive replays that failed their check, per key
     last = [None, None]  # [θ, its Theta]
 
     def parts(theta, fresh=False):
@@ -331,21 +334,30 @@ def vjp_of(f):
             return traced(f, z, theta, t)
         key = (np.shape(z), getattr(z, "dtype", None), type(t), th.structure)
         tape = tapes.get(key, False)
-        if tape:
+        if tape is False:  # f not seen at these shapes yet
+            tape = tapes[key] = _new_tape(f, z, theta, th.leaves, t)
+        elif tape is not None:
             result = _checked_replay(tape, f, z, theta, th, t)
+            misses[key] = 0 if result is not None else misses.get(key, 0) + 1
             if result is not None:
                 return result
-            th = parts(theta, fresh=True)
-            key, tape = key[:-1] + (th.structure,), False
-        if tape is False:
-            tape = tapes[key] = _new_tape(f, z, theta, th.leaves, t)
-        if tape is None:
-            return traced(f, z, theta, t, th.flat)
-        inputs = _inputs(tape.whole_theta, z, theta, th.leaves, t)
-        values, vjps = replay(tape, inputs)
-        return values[tape.out], _pullback(tape, vjps, inputs, th.flat.size)
+            th = parts(theta, fresh=True)  # in case θ was changed in place
+            key = key[:-1] + (th.structure,)
+            tape = tapes[key] = None if misses.get(key, 0) >= MAX_MISSES else \
+                _new_tape(f, z, theta, th.leaves, t, (tape.whole_theta,))
+        return _replayed(tape, f, z, theta, th, t)
 
     return f_and_pullback
+
+
+def _replayed(tape, f, z, theta, th, t):
+    """(f(z, θ, t), pullback) replayed from `tape` without checks (it was just recorded at these
+    inputs), or traced if there is no tape."""
+    if tape is None:
+        return traced(f, z, theta, t, th.flat)
+    inputs = _inputs(tape.whole_theta, z, theta, th.leaves, t)
+    values, vjps = replay(tape, inputs)
+    return values[tape.out], _pullback(tape, vjps, inputs, th.flat.size)
 
 
 def _checked_replay(tape, f, z, theta, th, t):
