@@ -57,7 +57,7 @@ def augmented_dynamics(f, z_shape, g=None, z_at=None):
 
     def ds_dt(s, theta, t):
         z, lam, _, _ = unpack(s, z_shape)
-        dz_dt, pullback = f_and_pullback(z if z_at is None else z_at(t), theta, t)  # one make_vjp
+        dz_dt, pullback = f_and_pullback(z if z_at is None else z_at(t), theta, t)  # f and one reverse sweep
         lam_fz, lam_ftheta, lam_ft = pullback(lam)
         return pack(dz_dt, -lam_fz, -lam_ftheta, -lam_ft)
 

@@ -10,7 +10,7 @@ z_{k+1} − Φ(z_k, θ, t_k, h) = 0; give it a multiplier λ_{k+1} and subtract 
 discrete form of the Lagrangian (4)). Choosing λ_k = λ_{k+1} ∂Φ/∂z_k, with λ_N = ∂L/∂z_N, cancels
 every dz_k/dθ (the discrete form of (11)) and leaves dL/dθ = Σ_k λ_{k+1} ∂Φ/∂θ (of (12)). The
 products λ ∂Φ/∂· are the transpose of one RK4 step, worked out stage by stage in reverse with one
-make_vjp per stage. The result is what backprop through the solver computes, to round-off, but
+VJP of f per stage. The result is what backprop through the solver computes, to round-off, but
 only the step states z_k of one observation interval are stored, not autograd's graph.
 
 Euler first (derivation/README.md, "Euler first"): for forward Euler, z_{k+1} = z_k + h f(z_k, θ, t_k),
@@ -38,7 +38,7 @@ C, B = RK4.c, RK4.b
 def step_transpose(vjp_of_f, z, theta, t, h, lam):
     """The transpose of one RK4 step z' = Φ(z, θ, t, h): λ' ↦ (λ' ∂Φ/∂z, λ' ∂Φ/∂θ, λ' ∂Φ/∂t, λ' ∂Φ/∂h).
 
-    The stages are recomputed forwards, each by one make_vjp call (`fast_vjp.vjp_of`), then their VJPs
+    The stages are recomputed forwards, each with its pullback (`fast_vjp.vjp_of`), then their VJPs
     are applied from the last stage to the first; λ' ∂Φ/∂θ comes back flat.
     """
     stages, pullbacks = [], []

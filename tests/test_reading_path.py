@@ -1,7 +1,8 @@
-"""The adjoint reads top to bottom: few frames between the user's call and the one make_vjp of a stage.
+"""The adjoint reads top to bottom: few frames between the user's call and a stage's f and VJPs.
 
-`ar.gradients(..., method="adjoint")` reaches autograd's make_vjp through the backward loop of
-`adjoint.adjoint_gradients`, one RK4 step, the augmented dynamics and `vjp_of`'s f_and_pullback: each
+`ar.gradients(..., method="adjoint")` reaches the call that gives f and its vector–Jacobian products at
+one RK4 stage (`fast_vjp.vjp_of`'s f_and_pullback: autograd's make_vjp, or the replay of f's recording)
+through the backward loop of `adjoint.adjoint_gradients`, one RK4 step and the augmented dynamics: each
 frame is one idea a reader holds on the way down (issue 20 asks for at most 5).
 """
 import inspect
@@ -10,29 +11,32 @@ import numpy as np
 import pytest
 
 import adjoint_ref as ar
-from adjoint_ref import api
-from adjoint_ref._impl import fast_vjp
+from adjoint_ref import adjoint, api
 from adjoint_ref.problems.models import default_problem
 
 MOST_FRAMES = 5
 
 
 def frames_to_make_vjp(monkeypatch, **options):
-    """The most frames, over every make_vjp call of `vjp_of`, from api.gradients (counted) to the caller
-    of make_vjp (counted) in one small adjoint gradient."""
-    counts, make_vjp = [], fast_vjp.make_vjp
+    """The most frames, over every stage's call of a function `vjp_of` built, from api.gradients (counted)
+    to that function (counted) in one small adjoint gradient."""
+    counts, vjp_of = [], adjoint.vjp_of
 
-    def recording(*args, **kwargs):
-        stack = inspect.stack(0)  # [this wrapper, the caller of make_vjp, …, api.gradients, …]
-        entry = next(k for k, frame in enumerate(stack)
-                     if frame.function == "gradients" and frame.filename == api.__file__)
-        counts.append(entry)  # frames 1 … entry: the caller of make_vjp up to gradients
-        return make_vjp(*args, **kwargs)
+    def counting_vjp_of(f):
+        f_and_pullback = vjp_of(f)
 
-    monkeypatch.setattr(fast_vjp, "make_vjp", recording)
+        def standing_in(z, theta, t):  # at the depth of f_and_pullback, which it calls
+            stack = inspect.stack(0)  # [this function, its caller, …, api.gradients, …]
+            counts.append(1 + next(k for k, frame in enumerate(stack)
+                                   if frame.function == "gradients" and frame.filename == api.__file__))
+            return f_and_pullback(z, theta, t)
+
+        return standing_in
+
+    monkeypatch.setattr(adjoint, "vjp_of", counting_vjp_of)
     p = default_problem(hidden=3, batch=0, n_times=3)
     ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, method="adjoint", **{"n_steps": 2, **options})
-    assert counts, "make_vjp was not called"
+    assert counts, "no stage called f and its VJPs"
     return max(counts)
 
 

@@ -1,2 +1,3 @@
-"""Plumbing below the reading path: argument checks, θ's flattening, the one-make_vjp stage, drift checks,
-checkpoints, memory guards, comparisons and file writes. A student reading the method can skip this folder."""
+"""Plumbing below the reading path: argument checks, θ's flattening, the stage (f traced once, then replayed),
+drift checks, checkpoints, memory guards, comparisons and file writes. A student reading the method can skip this
+folder."""

@@ -49,6 +49,21 @@ def unravel_like(flat, tree):
     return _rebuild(tree, pieces)
 
 
+def with_leaves(tree, new_leaves):
+    """`tree`'s containers holding `new_leaves` (in `leaves` order) instead of its own leaves."""
+    return _rebuild(tree, iter(new_leaves))
+
+
+def structure(tree):
+    """What `tree` looks like without its numbers: container types, dict keys in their order, and the
+    type, shape and dtype of every leaf. Two containers with equal structures flatten alike."""
+    if isinstance(tree, (list, tuple)):
+        return type(tree), tuple(structure(item) for item in tree)
+    if isinstance(tree, dict):
+        return dict, tuple((key, structure(value)) for key, value in tree.items())
+    return type(tree), np.shape(tree), getattr(tree, "dtype", None)
+
+
 def _rebuild(tree, pieces):
     if isinstance(tree, (list, tuple)):
         return type(tree)(_rebuild(item, pieces) for item in tree)

@@ -5,9 +5,10 @@ total number of RK4 steps). For each method and n_steps it measures, in separate
 the CPU time (time.process_time, best of a few runs: other programs on a shared machine disturb it
 less than wall-clock time, but it still varies, so compare ratios from one run); the peak Python
 memory (tracemalloc, which slows that run down, so it is not timed); the number of evaluations of f
-and of VJPs of f (evaluations that autograd records to reverse; each comes from its own make_vjp call
-in the adjoints, and from the single make_vjp over the whole solve in backprop); and the relative
-error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine as the finest.
+and of VJPs of f (evaluations that autograd records to reverse: in the adjoints the recording of f that
+`fast_vjp.vjp_of` replays at every later stage, in backprop the single make_vjp over the whole solve);
+and the relative error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine
+as the finest.
 """
 import functools
 import time
@@ -17,9 +18,9 @@ from collections import namedtuple
 import numpy as np
 from autograd.tracer import isbox
 
+from .._impl.fast_vjp import traced, vjp_of
 from .._impl.tree import ravel_tree
 from .._impl.checkpoints import auto_checkpoints
-from ..adjoint import augmented_dynamics
 from ..api import gradients
 from ..methods import METHODS
 from .._impl.metrics import relative_difference
@@ -255,19 +256,33 @@ def adaptive_lines(rows):
     return lines
 
 
+def backward_stage(vjp_of_f, z, lam, theta, t):
+    """One stage of the backward pass: f(z, θ, t) and λ ∂f/∂z, λ ∂f/∂θ, λ ∂f/∂t (eqs. 11–12) from vjp_of_f."""
+    dz_dt, pullback = vjp_of_f(z, theta, t)
+    return dz_dt, pullback(lam)
+
+
 def stage_calls(problem, seed=0):
-    """Zero-argument callables for f alone and for one backward stage (one make_vjp of f, eqs. 11–12)
-    of `problem` at the middle of its time span. For the default MLP, the stage twice: with its
-    hand-written VJP (mlp_dynamics) and with autograd tracing its formula (as for a user's own f)."""
+    """Zero-argument callables for f alone and for one backward stage (eqs. 11–12) of `problem` at the
+    middle of its time span, each stage twice: f traced by autograd at every call (`fast_vjp.traced`,
+    one make_vjp) and f replayed from the tape `fast_vjp.vjp_of` keeps (what the solvers do). For the
+    default MLP, both with autograd tracing its formula (as for a user's own f, mlp_formula) and with
+    its hand-written VJP (mlp_dynamics)."""
     rng = np.random.default_rng(seed)
     f, z, theta, t = problem.f, problem.z0, problem.theta, float(np.mean(problem.ts))
-    s = np.concatenate([np.ravel(z), rng.normal(size=z.size), np.zeros(ravel_tree(theta).size), [0.0]])
-    stages = ({"backward stage, f traced by autograd (mlp_formula)": mlp_formula,
-               "backward stage, f with hand-written VJP (mlp_dynamics)": mlp_dynamics} if f is mlp_dynamics else
-              {"backward stage (one make_vjp of f)": f})
+    lam = rng.normal(size=np.shape(z))
+    stages = ({"backward stage, f traced by autograd (mlp_formula)": (traced, mlp_formula),
+               "backward stage, f replayed from its tape (mlp_formula)": (vjp_of, mlp_formula),
+               "backward stage, f with hand-written VJP (mlp_dynamics)": (traced, mlp_dynamics),
+               "backward stage, hand-written VJP, replayed (mlp_dynamics)": (vjp_of, mlp_dynamics)}
+              if f is mlp_dynamics else
+              {"backward stage (one make_vjp of f)": (traced, f),
+               "backward stage, f replayed from its tape": (vjp_of, f)})
     calls = {"f(z, θ, t) alone": lambda: f(z, theta, t)}
-    for name, dynamics in stages.items():
-        calls[name] = functools.partial(augmented_dynamics(dynamics, z.shape), s, theta, t)
+    for name, (how, dynamics) in stages.items():
+        vjp_of_f = vjp_of(dynamics) if how is vjp_of else \
+            functools.partial(traced, dynamics, flat_theta=ravel_tree(theta))  # θ flattened once, as vjp_of does
+        calls[name] = functools.partial(backward_stage, vjp_of_f, z, lam, theta, t)
     return calls
 
 

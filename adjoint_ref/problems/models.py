@@ -50,7 +50,7 @@ def mlp_dynamics(z, theta, t):
 
     z may be a vector (D,) or a batch (B, D); t enters through the weights c1. It is an autograd
     primitive with hand-written VJP and JVP, so a trace records one node per call instead of
-    `mlp_formula`'s ten, which makes the adjoint's one make_vjp per RK4 stage cheaper. The
+    `mlp_formula`'s ten, which makes each backward RK4 stage cheaper. The
     derivatives are written so that autograd can trace them too: they can be differentiated again.
     """
     return mlp_formula(z, theta, t)

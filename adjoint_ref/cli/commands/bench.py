@@ -57,8 +57,8 @@ def run(args):
     print(f"\none gradient of {what} (z0 {p.z0.shape}, {ravel_tree(p.theta).size} parameters) per method and "
           f"number of RK4 steps per interval; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
           f"({', '.join(str(auto_checkpoints(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
-          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
-          f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
+          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations recorded by autograd (/step: per RK4 "
+          f"step; a backward stage replaying f's recording is not one); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
     with Progress(args.quiet) as progress:
         rows = bench.measure(args.quick, chosen, progress)
     print(bench.HEADER)
