@@ -104,7 +104,7 @@ MLP = Dynamics("MLP tanh(z W1 + b1 + t c) W2, θ a dict", mlp,
 ROTATION_LIST = Dynamics("rotation with forcing sin(3t) w, θ the list [S, w]", rotation_list,
                          lambda rng, d: [rng.normal(size=(d, d)) / np.sqrt(d) * 0.6, rng.normal(size=d)])
 # Exercises 4–9 take θ as one array; 2, 3 and 10 also a dict and a list.
-ARRAY_DYNAMICS = (TANH, POLYNOMIAL, ROTATION)
+ARRAY_DYNAMICS = (TANH, ROTATION, POLYNOMIAL)  # in this order: SETTINGS[2] has D = 1, where the rotation is linear
 ALL_DYNAMICS = ARRAY_DYNAMICS + (MLP, ROTATION_LIST)
 
 

@@ -164,21 +164,24 @@ def rk4_times(t_start, t_end, n_steps):
     return np.sort([t_start + k * h + c * h for k in range(n_steps) for c in RK4_C])
 
 
-def _as_steps(count):
-    return f" (as if {count // 4} steps were taken)" if count % 4 == 0 and count else ""
+def _as_steps(count, intervals=1):
+    if count % (4 * intervals) or not count:
+        return ""
+    return f" (as if {count // (4 * intervals)} steps were taken" + (" per interval)" if intervals > 1 else ")")
 
 
 STEPS_ADVICE = ("take exactly n_steps steps of h = (t_end − t_start)/n_steps (np.linspace(t_start, t_end, "
                 "n_steps) makes n_steps − 1 steps)")
 
 
-def compare_times(seen, expected, what, prescribed, advice=STEPS_ADVICE):
+def compare_times(seen, expected, what, prescribed, advice=STEPS_ADVICE, intervals=1):
     """'' if the sorted times `seen` equal `expected` (to 1e-9), else why not: the counts, then the first
     time where they part. `what` names the evaluations, `prescribed` the statement's rule."""
     seen = np.sort(np.asarray(seen, dtype=float))
     if seen.size != expected.size:
-        as_steps = _as_steps(seen.size) if advice is STEPS_ADVICE else ""
-        return f"{COUNT}: {seen.size} {what}, where {prescribed} makes {expected.size}{as_steps}; {advice}"
+        as_steps = _as_steps(seen.size, intervals) if advice is STEPS_ADVICE else ""
+        return (f"{COUNT}: expected {expected.size} {what} ({prescribed}), seen {seen.size}{as_steps}; "
+                f"{advice}")
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     apart = np.flatnonzero(np.abs(seen - expected) > 1e-9 * scale)
     if apart.size == 0:
@@ -219,7 +222,8 @@ def audit_stages(calls, spans, n_steps, name="f", plain=0, per_trace=1):
     expected = np.sort(np.concatenate([rk4_times(a, b, n_steps) for a, b in spans]))
     steps = f"{n_steps} RK4 steps" + (f" on each of {len(spans)} intervals" if len(spans) > 1 else "")
     why = compare_times([c.t for c in traced(calls)], expected, f"make_vjp of {name}",
-                        f"{steps} (one make_vjp of {name} per stage, which gives {name}'s value too)")
+                        f"{steps}, one make_vjp of {name} per stage, which gives {name}'s value too",
+                        intervals=len(spans))
     if why:
         return why
     extra = len(calls) - len(traced(calls))

@@ -106,7 +106,7 @@ def network_case(rng, shape, t, h):
 
 def stage_check(calls, t, h):
     """'' if the evaluations of f `calls` are one RK4 step's, four at t, t + h/2, t + h/2, t + h; else why not."""
-    return compare_times([c.t for c in calls], rk4_times(t, t + h, 1), "evaluations of f", "one RK4 step",
+    return compare_times([c.t for c in calls], rk4_times(t, t + h, 1), "evaluations of f", "one RK4 step: four stages",
                          "each call computes its own four slopes, at t, t + h/2, t + h/2 and t + h")
 
 
