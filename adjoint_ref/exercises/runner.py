@@ -1,12 +1,15 @@
 """The grading process that `sandbox.grade` starts: it runs the learner's code, and nothing else does.
 
-Started as `python -c BOOT ROOT N PATH SEED` (see `sandbox.command`), it reads a one-line token from
+Started as `python -c BOOT ROOT N PATH SEED FIRST` (see `sandbox.command`; FIRST 1: stop after the
+first case that does not pass), it reads a one-line token from
 stdin and writes its reports to stdout as lines "token {json}": {"cases": labels}, then
 {"cannot": why} or, per case, {"start": i} and {"verdict": i, "status": …, "text": …}, and finally
 {"done": true}. Everything the learner's code prints goes to stderr instead (which the sandbox shows,
 marked). The learner's file is compiled from its source text, and its other files are imported with
 bytecode neither read nor written (`fresh_imports`), so an edit is always seen and nothing is left
-beside the files. The package is checked, and restored, after the import and after every case.
+beside the files. The package is checked, and restored, after the import and after every case. Before
+the learner's file is imported, the package functions that answer the exercise are made to refuse to
+run for the learner's code (`block_shortcuts`, `_guard.block`).
 """
 import json
 import os
@@ -110,8 +113,10 @@ def grade(case, fn, state):
 
 
 def main(argv):
-    """Grade the file argv[1] on exercise argv[0] with the cases of seed argv[2]; report on stdout."""
+    """Grade the file argv[1] on exercise argv[0] with the cases of seed argv[2] (up to the first failure
+    if argv[3] is "1"); report on stdout."""
     number, path, seed = int(argv[0]), argv[1], int(argv[2])
+    first_failure = len(argv) > 3 and argv[3] == "1"
     token = sys.stdin.readline().strip()
     report, sys.stdout = sys.stdout, sys.stderr
 
@@ -138,6 +143,8 @@ def main(argv):
             send(start=i)
             status, text = grade(case, fn, state)
             send(verdict=i, status=status, text=text)
+            if first_failure and status != "pass":
+                break
         send(done=True)
     sys.stderr.flush()
     os._exit(0)  # now: no atexit handler or thread the learner left behind runs
