@@ -86,9 +86,9 @@ def order_note(order, their_order, steps):
     """The note on a pass: the observed order, a correct answer's, and why that one may not be 4 yet."""
     note = f"error falls like h^{order:.2f} from {steps[0]} to {steps[1]} steps (a correct answer's: h^{their_order:.2f}"
     if abs(their_order - ORDER) > ORDER_SLACK:
-        note += (f"; RK4's h^{ORDER} holds as h → 0, and at these step sizes the next terms of the error still "
-                 "count (pre-asymptotic; for a single number such as dL/dt0 the h⁴ term may also nearly cancel): "
-                 f"yours is held to the correct answer's observed order minus {ORDER_SLACK}")
+        note += (f"; not {ORDER}: RK4's h^{ORDER} holds as h → 0, and at these step sizes the next terms of the "
+                 "error still count (pre-asymptotic; for a single number such as dL/dt0 the h⁴ term may also "
+                 f"nearly cancel): yours is held to the correct answer's observed order minus {ORDER_SLACK}")
     return note + ")"
 
 
