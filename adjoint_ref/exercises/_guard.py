@@ -134,7 +134,8 @@ class Tally:
 
     def __call__(self, *args, **kwargs):
         if LEARNER[0]:
-            z, t = (args + (None, None, None))[0], (args + (None, None, None))[2]
+            z = args[0] if args else kwargs.get("z")
+            t = args[2] if len(args) > 2 else kwargs.get("t")
             roots = _roots(list(args) + list(kwargs.values()), set())
             value = np.asarray(getval(z)) if z is not None else np.zeros(0)
             self.calls.append(Call(float(np.real(getval(t))) if t is not None else np.nan,
