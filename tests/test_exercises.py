@@ -88,7 +88,6 @@ HINTS = {
     "ex7_rebuilt_states.py": ("dL/dz0: states recomputed backwards",),
     "ex4_stage_times.py": (_order.LOW_ORDER, _guard.STAGE_TIMES, "at t = 0.05, where 10 RK4 steps"),
     "ex10_two_mistakes.py": ("dL/dθ is wrong", "; dL/dz0", "(eq. R2)"),
-    "ex10_package_rates.py": (_guard.SHORTCUT, "adjoint_ref.adjoint.augmented_dynamics"),
 }
 # Wrong answers whose first failure is not in case 1 are graded to their first failure all the same;
 # these must not be called float32, or blamed on a first-order rule.
