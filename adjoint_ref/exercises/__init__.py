@@ -1,10 +1,11 @@
 """Graded exercises along the derivation: listing, statements, skeletons and grading (`adjoint-ref exercise`).
 
 Each exercise is a module `exN_<function>.py` here with TITLE, EQUATIONS, SUMMARY, FUNCTION (the name
-the learner writes), SKELETON (the learner's starting file below its header) and `cases(rng)`, the
-graded cases; `solutions/exN_<function>.py` holds the reference answer. The statements are
-`exercises.md` here, package data and the only copy (README.md and derivation/README.md link to
-it). `check` grades in a separate process
+the learner writes), SKELETON (the learner's starting file below its header), `cases(rng)`, the
+graded cases, and BLOCKED and ALLOWED: the package functions that refuse to run for the learner's
+code during grading (`_guard`), and what the learner may import instead; `solutions/exN_<function>.py`
+holds the reference answer. The statements are `exercises.md` here, package data and the only copy
+(README.md and derivation/README.md link to it). `check` grades in a separate process
 (`sandbox`, `runner`).
 """
 import numbers
@@ -103,14 +104,15 @@ def start(number, where=".", force=False):
     return list(files)
 
 
-def check(number, path, seed=0, timeout=sandbox.TIMEOUT):
+def check(number, path, seed=0, timeout=sandbox.TIMEOUT, first_failure=False):
     """Grade the learner's file `path` on exercise `number` in a separate process, one line per case.
 
     The cases are drawn from `seed`; a case (or the file's import) that runs longer than `timeout`
-    seconds fails. Returns the exit status: 0 if every case passes, else 1.
+    seconds fails; with `first_failure` the grading stops at the first case that does not pass.
+    Returns the exit status: 0 if every case passes, else 1.
     """
     module = exercise(number)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     timeout = positive_number(timeout, "timeout")
-    return sandbox.grade(number, module, path, seed, timeout)
+    return sandbox.grade(number, module, path, seed, timeout, bool(first_failure))

@@ -3,13 +3,18 @@
 Graded against outside arithmetic, never against the package's own step (the function a learner
 rewrites): on dz/dt = A z one RK4 step is exactly the degree-4 Taylor polynomial of e^{hA} applied
 to z; on a t-dependent network it must equal the step written out below from RK4's Butcher tableau;
-and on dz/dt = θ cos(t) z (exact solution known) its local error must fall like h⁵.
+on dz/dt = θ cos(t) z (exact solution known) its local error must fall like h⁵; and chained over
+several steps (each call a step of its own: a slope kept from the previous call fails) it must give
+the tableau's steps, with f evaluated four times per step at t, t + h/2, t + h/2, t + h. The
+package's own step (`rk4.rk4_step`, `tableau.rk_step`, and every solver built on them) refuses to run
+for the learner's code.
 """
 import autograd.numpy as anp
 import numpy as np
 
-from ._common import (EXACT_TOL, TIME_DEPENDENCE, WRONG_DIRECTION, Case, Mistake, Wrong, call, dynamics,
-                      expect_close, numeric)
+from ._common import (EXACT_TOL, POLYNOMIAL, ROTATION, TIME_DEPENDENCE, WRONG_DIRECTION, Case, Mistake, Wrong, call,
+                      carries_float32, dynamics, expect_close, numeric)
+from ._guard import Tally, compare_times, float32_seen, rk4_times
 
 TITLE = "one RK4 step"
 EQUATIONS = "eq. (3)"
@@ -27,6 +32,9 @@ def rk4_step(f, z, theta, t, h):
 '''
 
 EULER = "Euler step"
+REUSED_SLOPE = "a slope kept from the previous call"
+BLOCKED = ("adjoint_ref.rk4.rk4_step", "adjoint_ref.tableau.rk_step")
+ALLOWED = "Exercise 1 may import numpy and autograd, nothing from adjoint_ref."
 
 # The classical RK4 method as its Butcher tableau (A, b, c): stage i evaluates f at time t + c_i·h
 # and state z + h·Σ_j a_ij·k_j; the step is z + h·Σ_i b_i·k_i.
@@ -56,8 +64,9 @@ def taylor_case(rng, dim, h):
         return total @ z
 
     def grade(fn):
-        answer = call(fn, lambda z, A, t: anp.dot(A, z), z, A, 0.0, h)
-        expect_close("z(t + h)", answer, taylor(h), EXACT_TOL, [
+        f = Tally(lambda z, A, t: anp.dot(A, z))
+        answer = call(fn, f, z, A, 0.0, h)
+        expect_close("z(t + h)", answer, taylor(h), EXACT_TOL, float32=in_float32(answer, z, f), mistakes=[
             Mistake(WRONG_DIRECTION, "the step must go from t to t + h, with h's own sign", lambda: taylor(-h)),
             Mistake(EULER, "z + h·f(z) is Euler's first-order step; RK4 averages four slopes "
                            "with weights 1/6, 2/6, 2/6, 1/6", lambda: z + h * A @ z)])
@@ -74,14 +83,71 @@ def network_case(rng, shape, t, h):
         return dynamics(z, theta, t)
 
     def grade(fn):
-        answer = call(fn, dynamics, z, theta, t, h)
-        expect_close("z(t + h)", answer, tableau_step(dynamics, z, theta, t, h), EXACT_TOL, [
+        f = Tally(dynamics)
+        answer = call(fn, f, z, theta, t, h)
+        try:
+            compare(f, answer)
+        except Wrong as err:
+            times = stage_check(f.calls, t, h)
+            raise Wrong(f"{err}; {times}" if times else str(err)) from None
+        if stage_check(f.calls, t, h):
+            raise Wrong(stage_check(f.calls, t, h))
+
+    def compare(f, answer):
+        expect_close("z(t + h)", answer, tableau_step(dynamics, z, theta, t, h), EXACT_TOL,
+                     float32=in_float32(answer, z, f), mistakes=[
             Mistake(TIME_DEPENDENCE, "the four stages are evaluated at t, t + h/2, t + h/2 and t + h, "
                                      "not all at t", lambda: tableau_step(frozen, z, theta, t, h)),
             Mistake(WRONG_DIRECTION, "the step must go from t to t + h, with h's own sign",
                     lambda: tableau_step(dynamics, z, theta, t, -h))])
 
     return Case(f"tanh network, z of shape {shape}, t={t:g}, h={h:g}", grade)
+
+
+def stage_check(calls, t, h):
+    """'' if the evaluations of f `calls` are one RK4 step's, four at t, t + h/2, t + h/2, t + h; else why not."""
+    return compare_times([c.t for c in calls], rk4_times(t, t + h, 1), "evaluations of f", "one RK4 step: four stages",
+                         "each call computes its own four slopes, at t, t + h/2, t + h/2 and t + h")
+
+
+def in_float32(answer, z, *tallies):
+    """Whether float32 went into a step: f got a float32 state, or the increment z(t + h) − z is a float32
+    number (to the round-off of adding it to z)."""
+    try:
+        step = np.asarray(answer, dtype=np.float64) - z
+    except (TypeError, ValueError):
+        return False
+    slack = 4 * np.finfo(float).eps * max(np.max(np.abs(z)), np.max(np.abs(step), initial=0.0))
+    return float32_seen(*tallies) or (step.shape == z.shape and carries_float32(step, slack))
+
+
+def chained_case(rng, shape, t, h, dyn, n_steps=4):
+    """n_steps calls in a row, each from the state the last one returned, on the t-dependent f of `dyn`:
+    each step must equal the tableau's, with f evaluated at RK4's four stage times. A step that keeps
+    a slope from the previous call (k1 = the last k4) errs by O(h²) per step and fails here."""
+    dim = shape[-1]
+    z0, theta = rng.normal(size=shape), dyn.draw(rng, dim)
+
+    def grade(fn):
+        f, z, gap = Tally(dyn.f), z0, 0.0
+        for k in range(n_steps):
+            start = t + k * h
+            answer = call(fn, f, z, theta, start, h)
+            calls = f.take()
+            counted = stage_check(calls, start, h)
+            try:
+                gap = max(gap, expect_close(f"z after step {k + 1}", answer, tableau_step(dyn.f, z, theta, start, h),
+                                            EXACT_TOL, float32=in_float32(answer, z, f)))
+            except Wrong as err:
+                if k and counted:
+                    raise Wrong(f"step {k + 1} of {n_steps} chained: {REUSED_SLOPE}? {counted}") from None
+                raise
+            if counted:
+                raise Wrong(f"step {k + 1} of {n_steps} chained: {counted}")
+            z = numeric("z(t + h)", answer, z.shape)
+        return f"{n_steps} chained steps equal the tableau's to {gap:.0e}, four evaluations of f each"
+
+    return Case(f"{n_steps} steps chained, z of shape {shape}, t={t:g}, h={h:g}, f = {dyn.name}", grade)
 
 
 def order_case(theta=0.9, t=0.5, steps=(0.2, 0.1, 0.05)):
@@ -106,6 +172,8 @@ def order_case(theta=0.9, t=0.5, steps=(0.2, 0.1, 0.05)):
 
 
 def cases(rng):
-    """Taylor polynomial (D=1, 3), the tableau's step on a network (vector, batch, h < 0), the h⁵ order."""
+    """Taylor polynomial (D=1, 3), the tableau's step on a network (vector, batch, h < 0), the h⁵ order,
+    steps chained (forwards and backwards)."""
     return [taylor_case(rng, 3, 0.1), taylor_case(rng, 1, -0.3), network_case(rng, (2,), 0.3, 0.2),
-            network_case(rng, (4, 3), 1.1, -0.15), order_case()]
+            network_case(rng, (4, 3), 1.1, -0.15), order_case(), chained_case(rng, (3,), 0.2, 0.25, POLYNOMIAL),
+            chained_case(rng, (2, 2), 1.0, -0.3, ROTATION)]

@@ -2,7 +2,11 @@
 
 Graded by `_order.grade_order` with n and 2n steps against the converged gradient (backprop through
 a forward RK4 solve with FINE·2n steps, to which z1 belongs too); a correct answer is the package's
-continuous adjoint (`adjoint.adjoint_gradients`) with the same steps.
+continuous adjoint (`adjoint.adjoint_gradients`) with the same steps. The dynamics vary from case to
+case (`_common.ARRAY_DYNAMICS`), a last case repeats the first one's span and steps with new values
+(an answer cached by span fails), and f must be evaluated as prescribed: one make_vjp per RK4 stage
+of the n_steps steps, nothing else (`_guard.audit_stages`); the package's gradient routes
+(`_guard.GRADIENT_ROUTES`) refuse to run for the learner's code.
 """
 import autograd.numpy as anp
 import numpy as np
@@ -10,8 +14,9 @@ import numpy as np
 from ..adjoint import adjoint_gradients
 from ..api import gradients
 from ..rk4 import integrate
-from ._common import (SETTINGS, WRONG_DIRECTION, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs,
-                      random_problem, steps_for)
+from ._common import (ARRAY_DYNAMICS, SETTINGS, WRONG_DIRECTION, WRONG_SIGN, Case, Mistake, call, describe,
+                      outputs, random_problem, steps_for)
+from ._guard import GRADIENT_ROUTES, Tally, audit_stages
 from ._order import FINE, Output, grade_order
 
 TITLE = "the backward pass for dL/dθ"
@@ -36,15 +41,24 @@ def backward_pass(f, z1, theta, t0, t1, dL_dz1, n_steps):
 '''
 
 
+BLOCKED = GRADIENT_ROUTES
+ALLOWED = ("Exercise 4 may import numpy, autograd, adjoint_ref.rk4 (rk4_step, solve_interval) and "
+           "adjoint_ref.adjoint.augmented_dynamics (exercise 3), and no other gradient of the package.")
+MEANINGS = ("λ(t0): λ(t1) = ∂L/∂z(t1) carried from t1 to t0 by dλ/dt = −λ ∂f/∂z (eq. 11)",
+            "a_θ(t0) = −∫_{t1}^{t0} λ ∂f/∂θ dt, from a_θ(t1) = 0 (eq. 12)")
+
+
 def end_loss(c):
     """L(zs) = c · z(t_last): a loss whose gradient ∂L/∂z(t1) is c."""
     return lambda zs: anp.sum(c * zs[-1])
 
 
-def backward_case(rng, setting):
-    """dL/dz0 and dL/dθ with n and 2n steps against the converged gradient: errors and order of RK4."""
+def backward_case(rng, setting, dyn, again=""):
+    """dL/dz0 and dL/dθ with n and 2n steps against the converged gradient: errors and order of RK4, and
+    f evaluated once per stage inside make_vjp."""
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)
-    z0, theta, c = random_problem(rng, setting)
+    dynamics = dyn.f
+    z0, theta, c = random_problem(rng, setting, dyn)
     ts = np.array([t0, t1])
     z1 = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)[-1]
 
@@ -73,14 +87,18 @@ def backward_case(rng, setting):
         return known
 
     def grade(fn):
+        f = Tally(dynamics)
         return grade_order(
-            lambda n: outputs(call(fn, dynamics, z1, theta, t0, t1, c, n), ["dL_dz0", "dL_dtheta"]),
+            lambda n: outputs(call(fn, f, z1, theta, t0, t1, c, n), ["dL_dz0", "dL_dtheta"]),
             exact, lambda n: [continuous(t0, z0, n)],
-            [Output("dL/dz0", 0.0, mistakes(0)), Output("dL/dθ", 0.0, mistakes(1))], n_steps)
+            [Output("dL/dz0", 0.0, mistakes(0), MEANINGS[0]), Output("dL/dθ", 0.0, mistakes(1), MEANINGS[1])],
+            n_steps, audit=lambda n: audit_stages(f.take(), [(t1, t0)], n))
 
-    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps", grade)
+    return Case(f"{describe(setting, dyn=dyn)}, {n_steps} and {2 * n_steps} steps{again}", grade)
 
 
 def cases(rng):
-    """The four settings of `_common.SETTINGS` (one state and batches, one span backwards)."""
-    return [backward_case(rng, setting) for setting in SETTINGS]
+    """The four settings of `_common.SETTINGS` (one state and batches, one span backwards) with the three
+    dynamics in turn, then the first setting again with new z, θ and λ (an answer cached by span fails)."""
+    return ([backward_case(rng, setting, ARRAY_DYNAMICS[i % 3]) for i, setting in enumerate(SETTINGS)]
+            + [backward_case(rng, SETTINGS[0], ARRAY_DYNAMICS[0], "; the span of case 1 again, new values")])

@@ -3,15 +3,18 @@
 Graded by `_order.grade_order` with n and 2n steps against the converged dL/dt0 (backprop, in t0,
 through a forward RK4 solve with FINE·2n steps, to which z1 belongs too). Two correct variants set
 the tolerance: a_t(t0) integrated as the statement asks, and −λ(t0)·f(z(t0), θ, t0) with z and λ
-from the same backward pass (hint 2); their errors differ by up to ~6 times.
+from the same backward pass (hint 2); their errors differ by up to ~6 times. As in exercise 4, the dynamics vary, a last case
+repeats the first one's span with new values, f is evaluated once per RK4 stage inside make_vjp
+(and at most once outside it: −λ·f at t1 or at t0), and the package's gradient routes refuse to run.
 """
 import numpy as np
 
 from ..adjoint import augmented_dynamics
 from ..api import gradients
 from ..rk4 import integrate, solve_interval
-from ._common import (SETTINGS, TIME_DEPENDENCE, WRONG_SIGN, Case, Mistake, call, describe, dynamics,
+from ._common import (ARRAY_DYNAMICS, SETTINGS, TIME_DEPENDENCE, WRONG_SIGN, Case, Mistake, call, describe,
                       random_problem, steps_for)
+from ._guard import GRADIENT_ROUTES, Tally, audit_stages
 from ._order import FINE, Output, grade_order
 from .ex4_backward_pass import end_loss
 
@@ -35,10 +38,18 @@ def dL_dt0(f, z1, theta, t0, t1, dL_dz1, n_steps):
 '''
 
 
-def start_time_case(rng, setting):
+BLOCKED = GRADIENT_ROUTES + ("adjoint_ref.lagrangian.dL_dt0", "adjoint_ref.lagrangian.dL_dtn")
+ALLOWED = ("Exercise 5 may import numpy, autograd, adjoint_ref.rk4 (rk4_step, solve_interval) and "
+           "adjoint_ref.adjoint.augmented_dynamics (exercise 3), and no gradient of the package.")
+MEANING = ("a_t(t0): a_t(t1) = −λ(t1)·f(z(t1), θ, t1) carried from t1 to t0 by da_t/dt = −λ ∂f/∂t, "
+           "equal to −λ(t0)·f(z(t0), θ, t0)")
+
+
+def start_time_case(rng, setting, dyn, again=""):
     """dL/dt0 with n and 2n steps against the converged value: errors and order of RK4."""
     t0, t1, n_steps = setting.t0, setting.t1, steps_for(setting.t0, setting.t1)
-    z0, theta, c = random_problem(rng, setting)
+    dynamics = dyn.f
+    z0, theta, c = random_problem(rng, setting, dyn)
     ts = np.array([t0, t1])
     z1 = integrate(dynamics, z0, theta, ts, 2 * FINE * n_steps)[-1]
     at_t1 = np.vdot(c, dynamics(z1, theta, t1))  # λ(t1)·f(z(t1), θ, t1)
@@ -58,15 +69,19 @@ def start_time_case(rng, setting):
 
     def grade(fn):
         # dL/dt0 may be near 0 by chance; differences are measured against the size of λ(t1)·f.
+        f = Tally(dynamics)
         return grade_order(
-            lambda n: [call(fn, dynamics, z1, theta, t0, t1, c, n)],
+            lambda n: [call(fn, f, z1, theta, t0, t1, c, n)],
             lambda: [gradients(end_loss(c), dynamics, z0, theta, ts, 2 * FINE * n_steps, "backprop").ts[0]],
-            variants, [Output("dL/dt0", np.linalg.norm(c) * np.linalg.norm(dynamics(z1, theta, t1)), mistakes)],
-            n_steps)
+            variants, [Output("dL/dt0", np.linalg.norm(c) * np.linalg.norm(dynamics(z1, theta, t1)), mistakes,
+                              MEANING)],
+            n_steps, audit=lambda n: audit_stages(f.take(), [(t1, t0)], n, plain=1))
 
-    return Case(f"{describe(setting)}, {n_steps} and {2 * n_steps} steps", grade)
+    return Case(f"{describe(setting, dyn=dyn)}, {n_steps} and {2 * n_steps} steps{again}", grade)
 
 
 def cases(rng):
-    """The four settings of `_common.SETTINGS` (one state and batches, one span backwards)."""
-    return [start_time_case(rng, setting) for setting in SETTINGS]
+    """The four settings of `_common.SETTINGS` (one state and batches, one span backwards) with the three
+    dynamics in turn, then the first setting again with new values (an answer cached by span fails)."""
+    return ([start_time_case(rng, setting, ARRAY_DYNAMICS[i % 3]) for i, setting in enumerate(SETTINGS)]
+            + [start_time_case(rng, SETTINGS[0], ARRAY_DYNAMICS[0], "; the span of case 1 again, new values")])

@@ -3,6 +3,9 @@
 Graded by `_order.grade_order` with n and 2n steps per interval against the converged gradient
 (backprop through a forward RK4 solve with FINE·2n steps per interval, which also gives the zs);
 a correct answer is the package's continuous adjoint (`adjoint.adjoint_gradients`) with the same steps.
+As in exercise 4, the dynamics vary, a last case repeats the first one's times with new values, f is
+evaluated once per RK4 stage inside make_vjp on every interval, and the package's gradient routes
+refuse to run for the learner's code (and for the learner's exercise 4, which it calls).
 """
 import autograd.numpy as anp
 import numpy as np
@@ -10,8 +13,9 @@ import numpy as np
 from ..adjoint import adjoint_gradients
 from ..api import gradients
 from ..rk4 import integrate
-from ._common import (MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, dynamics, outputs,
+from ._common import (ARRAY_DYNAMICS, MISSING_JUMP, SETTINGS, WRONG_SIGN, Case, Mistake, call, describe, outputs,
                       random_problem, steps_for)
+from ._guard import GRADIENT_ROUTES, Tally, audit_stages
 from ._order import FINE, Output, grade_order
 
 TITLE = "several observation times: the jumps in λ"
@@ -41,6 +45,12 @@ def adjoint_with_observations(f, zs, theta, ts, dL_dzs, n_steps):
 '''
 
 WRONG_TIME = "jump at the wrong time"
+BLOCKED = GRADIENT_ROUTES
+ALLOWED = ("Exercise 8 may import numpy, autograd, adjoint_ref.rk4, adjoint_ref.adjoint.augmented_dynamics and "
+           "your own exercise 4; no gradient of the package.")
+MEANINGS = ("λ(ts[0]) + ∂L/∂z(ts[0]): λ carried back interval by interval from λ(ts[N]) = ∂L/∂z(ts[N]), "
+            "jumping by ∂L/∂z(ts[i]) at every earlier observation time",
+            "the sum over the intervals of a_θ(ts[i−1]) = −∫_{ts[i]}^{ts[i−1]} λ ∂f/∂θ dt, with that λ")
 
 
 def observation_times(rng, setting, count):
@@ -49,9 +59,10 @@ def observation_times(rng, setting, count):
     return setting.t0 + (setting.t1 - setting.t0) * np.concatenate([[0.0], inside, [1.0]])
 
 
-def observations_case(rng, setting, count):
+def observations_case(rng, setting, count, dyn, again=""):
     """dL/dz0 and dL/dθ for L = Σ_i c_i · z(t_i) with n and 2n steps per interval: errors and order of RK4."""
-    z0, theta, _ = random_problem(rng, setting)
+    dynamics = dyn.f
+    z0, theta, _ = random_problem(rng, setting, dyn)
     ts = observation_times(rng, setting, count)
     n_steps = steps_for(0.0, np.max(np.abs(np.diff(ts))))
     cs = rng.normal(size=(count,) + z0.shape)
@@ -85,15 +96,21 @@ def observations_case(rng, setting, count):
         return known
 
     def grade(fn):
+        f = Tally(dynamics)
+        spans = [(ts[i], ts[i - 1]) for i in range(len(ts) - 1, 0, -1)]
         return grade_order(
-            lambda n: outputs(call(fn, dynamics, zs, theta, ts, cs, n), ["dL_dz0", "dL_dtheta"]),
+            lambda n: outputs(call(fn, f, zs, theta, ts, cs, n), ["dL_dz0", "dL_dtheta"]),
             exact, lambda n: [continuous(cs, n)],
-            [Output("dL/dz0", 0.0, mistakes(0)), Output("dL/dθ", 0.0, mistakes(1))], n_steps)
+            [Output("dL/dz0", 0.0, mistakes(0), MEANINGS[0]), Output("dL/dθ", 0.0, mistakes(1), MEANINGS[1])],
+            n_steps, audit=lambda n: audit_stages(f.take(), spans, n))
 
-    return Case(f"{describe(setting)}, {count} observation times, {n_steps} and {2 * n_steps} steps per interval",
-                grade)
+    return Case(f"{describe(setting, dyn=dyn)}, {count} observation times, {n_steps} and {2 * n_steps} steps per "
+                f"interval{again}", grade)
 
 
 def cases(rng):
-    """The four settings of `_common.SETTINGS` with 3 to 6 observation times."""
-    return [observations_case(rng, setting, count) for count, setting in enumerate(SETTINGS, start=3)]
+    """The four settings of `_common.SETTINGS` with 3 to 6 observation times and the three dynamics in turn,
+    then the first setting again with new values (an answer cached by span fails)."""
+    return ([observations_case(rng, setting, count, ARRAY_DYNAMICS[count % 3])
+             for count, setting in enumerate(SETTINGS, start=3)]
+            + [observations_case(rng, SETTINGS[0], 3, ARRAY_DYNAMICS[0], "; case 1's span again, new values")])

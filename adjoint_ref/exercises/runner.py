@@ -1,12 +1,15 @@
 """The grading process that `sandbox.grade` starts: it runs the learner's code, and nothing else does.
 
-Started as `python -c BOOT ROOT N PATH SEED` (see `sandbox.command`), it reads a one-line token from
+Started as `python -c BOOT ROOT N PATH SEED FIRST` (see `sandbox.command`; FIRST 1: stop after the
+first case that does not pass), it reads a one-line token from
 stdin and writes its reports to stdout as lines "token {json}": {"cases": labels}, then
 {"cannot": why} or, per case, {"start": i} and {"verdict": i, "status": …, "text": …}, and finally
 {"done": true}. Everything the learner's code prints goes to stderr instead (which the sandbox shows,
 marked). The learner's file is compiled from its source text, and its other files are imported with
 bytecode neither read nor written (`fresh_imports`), so an edit is always seen and nothing is left
-beside the files. The package is checked, and restored, after the import and after every case.
+beside the files. The package is checked, and restored, after the import and after every case. Before
+the learner's file is imported, the package functions that answer the exercise are made to refuse to
+run for the learner's code (`block_shortcuts`, `_guard.block`).
 """
 import json
 import os
@@ -16,8 +19,10 @@ import types
 
 import numpy as np
 
+from .._impl import fast_vjp
 from . import EXERCISES
 from ._common import COMPARISONS, PATCHED, NotDone, Wrong, closeness, raised
+from ._guard import LEARNER, SHORTCUTS, block, shortcut_message
 
 
 def fresh_imports(token):
@@ -40,16 +45,28 @@ def load(path, name):
     module = types.ModuleType("__learner__")  # a name no file of the learner's can shadow
     module.__file__ = path
     sys.modules[module.__name__] = module  # for dataclasses, pickle and the like
+    LEARNER[0] += 1
     try:
         exec(compile(text, path, "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as err:
         raise Wrong(f"{path}, line {err.lineno}: {err.msg}") from None
     except BaseException as err:  # the learner's file may raise anything while it runs, even SystemExit
-        raise Wrong(f"importing {path} {raised(err)}") from None
+        raise Wrong(f"importing {path} {shortcut_message() or raised(err)}") from None
+    finally:
+        LEARNER[0] -= 1
+    if SHORTCUTS:
+        raise Wrong(f"importing {path}: {shortcut_message()}")
     fn = module.__dict__.get(name)
     if not callable(fn):
         raise Wrong(f"{path} does not define a function {name}")
     return fn
+
+
+def block_shortcuts(number, module):
+    """Make the package functions that answer exercise `number` (its BLOCKED, and its reference answer
+    in solutions/) refuse to run for the learner's code, in this process."""
+    own = f"adjoint_ref.exercises.solutions.{module.__name__.rsplit('.', 1)[1]}.{module.FUNCTION}"
+    block(tuple(getattr(module, "BLOCKED", ())) + (own,), getattr(module, "ALLOWED", ""))
 
 
 def package_state():
@@ -97,8 +114,10 @@ def grade(case, fn, state):
 
 
 def main(argv):
-    """Grade the file argv[1] on exercise argv[0] with the cases of seed argv[2]; report on stdout."""
+    """Grade the file argv[1] on exercise argv[0] with the cases of seed argv[2] (up to the first failure
+    if argv[3] is "1"); report on stdout."""
     number, path, seed = int(argv[0]), argv[1], int(argv[2])
+    first_failure = len(argv) > 3 and argv[3] == "1"
     token = sys.stdin.readline().strip()
     report, sys.stdout = sys.stdout, sys.stderr
 
@@ -111,6 +130,8 @@ def main(argv):
     send(cases=[case.label for case in cases])
     fresh_imports(token)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # the learner's other files
+    block_shortcuts(number, module)
+    fast_vjp.REPLAY = False  # the package's own stages trace f each time, so every evaluation is counted
     state = package_state()
     try:
         fn = load(path, module.FUNCTION)
@@ -124,6 +145,8 @@ def main(argv):
             send(start=i)
             status, text = grade(case, fn, state)
             send(verdict=i, status=status, text=text)
+            if first_failure and status != "pass":
+                break
         send(done=True)
     sys.stderr.flush()
     os._exit(0)  # now: no atexit handler or thread the learner left behind runs

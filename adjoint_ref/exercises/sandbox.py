@@ -21,18 +21,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TIMEOUT = 120.0
 
 
-def command(number, path, seed):
+def command(number, path, seed, first_failure=False):
     """The command line that starts the runner on the learner's file `path`."""
-    return [sys.executable, "-c", BOOT, ROOT, str(number), os.path.abspath(path), str(seed)]
+    return [sys.executable, "-c", BOOT, ROOT, str(number), os.path.abspath(path), str(seed), str(int(first_failure))]
 
 
-def grade(number, module, path, seed, timeout):
+def grade(number, module, path, seed, timeout, first_failure=False):
     """Grade the learner's file `path` on exercise `number` (its `module`) in a runner process,
-    printing one line per case; return the exit status: 0 if every case passes, else 1."""
+    printing one line per case (up to the first failure, if `first_failure`); return the exit status:
+    0 if every case passes, else 1."""
     print(f"exercise {number}: {module.TITLE}, {module.EQUATIONS}. Grading {module.FUNCTION} in {path}", flush=True)
     token = secrets.token_hex(16)
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    with subprocess.Popen(command(number, path, seed), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    with subprocess.Popen(command(number, path, seed, first_failure), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, env=env, encoding="utf-8", errors="replace") as child:
         try:
             child.stdin.write(token + "\n")
