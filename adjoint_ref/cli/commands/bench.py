@@ -71,5 +71,5 @@ def run(args):
     adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick, chosen))
     print("\n".join(bench.adaptive_lines(adaptive)))
     if figure:
-        figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)
+        figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick, replace=args.force)
     return 0

@@ -5,7 +5,7 @@ from ...diagnostics.equations import MIN_ORDER, RATE, ROUND_OFF, checked_rows, l
 from ...lagrangian import grid_steps
 from ..._impl.tree import ravel_tree
 from .options import non_negative_int
-from .problem import add_problem_option, chosen_problem, label
+from .problem import add_problem_option, blamed_on, checked_loss, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
 HELP = "check eqs. (1)–(12) of the derivation and the time gradients, one row per equation"
@@ -41,7 +41,8 @@ def run(args):
     print(f"adjoint-ref equations: {label(entry)}; z0 shape {problem.z0.shape}, "
           f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
           f"{steps} RK4 steps per interval, seed {args.seed}")
-    with Progress(args.quiet) as progress:
+    checked_loss(problem, entry, steps)
+    with Progress(args.quiet) as progress, blamed_on(entry):
         rows = checked_rows(problem, steps, args.seed, log=progress.note)
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
           f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or ‖a‖ / (the norm named after 'vs');\n"
