@@ -19,7 +19,7 @@ import numpy as np
 from ._impl import tree
 from ._impl.fast_vjp import vjp_of
 from ._impl.memory import check_sensitivity_memory
-from .rk4 import solve_interval
+from .rk4 import same_shape, solve_interval
 
 
 def sensitivity_dynamics(f, z_shape, n_theta):
@@ -34,7 +34,9 @@ def sensitivity_dynamics(f, z_shape, n_theta):
     basis = np.eye(n).reshape((n,) + tuple(z_shape))
 
     def ds_dt(s, theta, t):
-        dz_dt, pullback = vjp_of_f(s[:n].reshape(z_shape), theta, t)
+        z = s[:n].reshape(z_shape)
+        dz_dt, pullback = vjp_of_f(z, theta, t)
+        same_shape(dz_dt, z)
         rows = [pullback(e) for e in basis]  # row k: e_k ∂f/∂z, e_k ∂f/∂θ, e_k ∂f/∂t
         dS_dt = np.reshape([np.ravel(row[0]) for row in rows], (n, n)) @ s[n:].reshape(n, n + n_theta)
         dS_dt[:, n:] += np.reshape([row[1] for row in rows], (n, n_theta))

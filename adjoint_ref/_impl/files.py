@@ -36,9 +36,10 @@ class OutputTaken(FileExistsError):
     """An output path that another process filled while this one worked; `paths` lists them."""
 
     def __init__(self, paths):
+        paths = [os.fspath(path) for path in paths]
         super().__init__(f"{', '.join(paths)} appeared while this run worked (another run into the same "
                          "folder?); kept, not replaced")
-        self.paths = list(paths)
+        self.paths = paths
 
 
 def temporary_name(path):
@@ -130,12 +131,19 @@ def write_together(writers, replace):
 
 def unused_path(path):
     """`path` if nothing is there, else the first free `stem.1.ext`, `stem.2.ext`, … beside it."""
-    stem, extension = os.path.splitext(path)
-    candidate, number = path, 0
-    while os.path.lexists(candidate):
+    return unused_paths([path], 0)[0]
+
+
+def unused_paths(paths, number=1):
+    """`stem.N.ext` for each of `paths` with the first N ≥ `number` that leaves all of them free (N = 0:
+    the paths themselves), so that files written together keep a common number."""
+    def numbered(path):
+        stem, extension = os.path.splitext(path)
+        return f"{stem}.{number}{extension}" if number else path
+
+    while any(os.path.lexists(numbered(path)) for path in paths):
         number += 1
-        candidate = f"{stem}.{number}{extension}"
-    return candidate
+    return [numbered(path) for path in paths]
 
 
 def npz_headers(path):

@@ -69,6 +69,18 @@ def render(names=None, out="figures", quick=False, log=print, progress=None, rep
     return paths
 
 
+def load_matplotlib():
+    """Import matplotlib now, before any work, with the MPLBACKEND variable set aside meanwhile: the
+    figures are drawn on Figure objects and written by Agg, so no backend is ever used, and an invalid
+    MPLBACKEND (which makes matplotlib's import fail) must not stop a run once its work is done."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        import matplotlib  # noqa: F401
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
 @contextlib.contextmanager
 def _gallery_style():
     import matplotlib

@@ -44,6 +44,7 @@ def run(args):
         check_folder(out)
     names = args.names or list(figures.FIGURES)
     check_outputs([os.path.join(out, name) for name in names], args.force)
+    figures.load_matplotlib()
     with Progress(args.quiet) as progress:
         try:
             figures.render(names, out=out, quick=args.quick, log=progress.echo, progress=progress,

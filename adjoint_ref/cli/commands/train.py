@@ -4,7 +4,7 @@ import inspect
 import os
 
 from .. import figures, train
-from ..._impl.files import FileError, OutputTaken, unused_path, write_together
+from ..._impl.files import FileError, OutputTaken, unused_path, unused_paths, write_together
 from .options import Terminated, UsageError, check_outputs, non_negative_int, number, output_folder, positive_int
 
 HELP = "fit a Neural ODE to a spiral with adjoint gradients and Adam"
@@ -78,6 +78,7 @@ def run(args):
     are kept and this run's go to free names beside them (`save_beside`)."""
     parameters, figure = (os.path.join(args.out, name) for name in OUTPUTS)
     check_outputs([parameters, figure], args.force)
+    figures.load_matplotlib()
     try:
         train.check_settings(train.N_OBSERVATIONS, args.window, args.batch)
     except ValueError as err:
@@ -107,7 +108,7 @@ def save_beside(taken, writers):
     the paths, `taken`: a `files.OutputTaken`); returns the line that says which run lost and where
     its results are."""
     while True:
-        free = {unused_path(path): write for path, write in writers.items()}
+        free = dict(zip(unused_paths(list(writers)), writers.values()))
         try:
             write_together(free, replace=False)
             break
