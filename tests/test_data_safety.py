@@ -93,6 +93,17 @@ def test_write_together_keeps_a_file_that_appears_meanwhile_and_leaves_nothing_o
     assert os.listdir(tmp_path) == ["b.png"] and b.read_bytes() == b"the other run's"
 
 
+def test_moving_in_without_replace_never_replaces(tmp_path):
+    # The last step itself, for a file that appears after write_together looked: os.link refuses atomically.
+    (tmp_path / "a.png").write_bytes(b"the other run's")
+    (tmp_path / "ours.tmp").write_bytes(b"ours")
+    with pytest.raises(FileExistsError):
+        files.move_in(tmp_path / "ours.tmp", tmp_path / "a.png", replace=False)
+    assert (tmp_path / "a.png").read_bytes() == b"the other run's"
+    files.move_in(tmp_path / "ours.tmp", tmp_path / "b.png", replace=False)
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "b.png"] and (tmp_path / "b.png").read_bytes() == b"ours"
+
+
 def test_train_keeps_the_other_runs_files_and_says_where_its_own_went(tmp_path, capsys, monkeypatch):
     out, fit = tmp_path / "run", train.fit
 
@@ -315,7 +326,7 @@ def test_a_parameter_file_is_judged_by_its_headers_before_its_data(hidden, words
 @pytest.mark.parametrize("argv, words", [
     (["check", "--hidden", "1000000000"], ["--hidden 1000000000: too much memory", "164 GiB"]),
     (["check", "--batch", "20000", "--methods", "adjoint,forward_sensitivity"],
-     ["--methods forward_sensitivity on mlp: too much memory", "dz/dz0 and dz/dθ, 40000 × 40098"]),
+     ["--methods forward_sensitivity on mlp: too much memory", "dz/dz0 and dz/dθ, 40000 × 40098", "155 GiB"]),
     (["check", "--batch", "2000", "--steps", "100000", "--methods", "discrete_adjoint,adjoint"],
      ["the discrete adjoint with n_steps=100000", "above the limit of 2 GiB"]),
 ], ids=["problem", "forward sensitivities", "MemoryLimitError"])

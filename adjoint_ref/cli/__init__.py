@@ -1,10 +1,14 @@
 """The `adjoint-ref` command line: one subcommand per module of `commands`, assembled here.
 
 Errors are reported here, in one place. A user's mistake is one line on stderr and exit status 2:
-a value refused while parsing (argparse, by the argument types of `commands.options`) or a
-`commands.options.UsageError` raised by a command before it starts working. Ctrl-C is one line and
-exit status 130. Any other exception is a bug and keeps its traceback; --traceback shows the
-traceback of the first two as well.
+a value refused while parsing (argparse, by the argument types of `commands.options`), a
+`commands.options.UsageError` raised by a command before it starts working, a `MemoryLimitError`,
+or an output another run took meanwhile (`files.OutputTaken`). An output that cannot be written (a
+full disk, a file-size limit: `files.WriteError`) is one line and exit status 1. Ctrl-C is one line
+and exit status 130; SIGTERM and SIGHUP are handled the same way (`streams`), with 143 and 129. The
+streams are guarded (`streams.guarded`): a closed stdout drops the output, not the run, and a
+terminal that cannot show the symbols gets them in ASCII. Any other exception is a bug and keeps its
+traceback; --traceback shows the traceback of the others as well.
 """
 import argparse
 import signal
