@@ -18,6 +18,7 @@ import pytest
 from adjoint_ref import cli
 from adjoint_ref._impl import files
 from adjoint_ref.cli import figures, main, train
+from test_cli_safety import status_and_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT}
@@ -44,16 +45,6 @@ def one_line(err, status, returncode, *words):
     assert len(err.strip().splitlines()) == 1, err
     for word in words:
         assert word in err, (word, err)
-
-
-def status_and_error(argv, capsys):
-    """(exit status, last line of stderr) of `cli.main(argv)`, whether argparse exits or main returns."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_:
-        status = exit_.code
-    lines = capsys.readouterr().err.strip().splitlines()
-    return status, lines[-1] if lines else ""
 
 
 def temporaries(folder):
