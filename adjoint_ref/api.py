@@ -242,8 +242,11 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)
     if running_loss is not None:
         validate.check_running_loss(running_loss, z0, theta, ts[0])
+    before = validate.snapshot(z0, theta)
     pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
-    return collected(method, value, pullback(dL_dzs), theta)
+    grads = pullback(dL_dzs)
+    validate.unchanged(z0, theta, before)
+    return collected(method, value, grads, theta)
 
 
 def forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss=None, **options):

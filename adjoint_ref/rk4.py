@@ -18,11 +18,20 @@ def rk4_step(f, z, theta, t, h):
     k1 = f(z, θ, t), k2 = f(z + h/2 k1, θ, t + h/2), k3 = f(z + h/2 k2, θ, t + h/2),
     k4 = f(z + h k3, θ, t + h); z(t + h) ≈ z + h/6 (k1 + 2 k2 + 2 k3 + k4).
     """
-    k1 = f(z, theta, t)
-    k2 = f(z + (h / 2) * k1, theta, t + h / 2)
-    k3 = f(z + (h / 2) * k2, theta, t + h / 2)
-    k4 = f(z + h * k3, theta, t + h)
+    k1 = same_shape(f(z, theta, t), z)
+    k2 = same_shape(f(z + (h / 2) * k1, theta, t + h / 2), z)
+    k3 = same_shape(f(z + (h / 2) * k2, theta, t + h / 2), z)
+    k4 = same_shape(f(z + h * k3, theta, t + h), z)
     return z + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def same_shape(dz, z):
+    """dz, if it has the shape of z; else a ValueError (an f whose result changes shape after its
+    first, checked call would otherwise be broadcast against z without a word)."""
+    if anp.shape(dz) != anp.shape(z):
+        raise ValueError(f"f returned shape {anp.shape(dz)} but z has shape {anp.shape(z)}; f(z, theta, t) "
+                         "must return dz/dt with the shape of z at every call")
+    return dz
 
 
 @primitive

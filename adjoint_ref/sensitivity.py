@@ -20,7 +20,8 @@ import numpy as np
 
 from ._impl import tree
 from ._impl.fast_vjp import vjp_of
-from .rk4 import solve_interval
+from ._impl.memory import check_sensitivity_memory
+from .rk4 import same_shape, solve_interval
 
 
 def sensitivity_dynamics(f, z_shape, n_theta):
@@ -35,7 +36,9 @@ def sensitivity_dynamics(f, z_shape, n_theta):
     basis = np.eye(n).reshape((n,) + tuple(z_shape))
 
     def ds_dt(s, theta, t):
-        dz_dt, pullback = vjp_of_f(s[:n].reshape(z_shape), theta, t)
+        z = s[:n].reshape(z_shape)
+        dz_dt, pullback = vjp_of_f(z, theta, t)
+        same_shape(dz_dt, z)
         rows = [pullback(e) for e in basis]  # row k: e_k ∂f/∂z, e_k ∂f/∂θ, e_k ∂f/∂t
         dS_dt = np.reshape([np.ravel(row[0]) for row in rows], (n, n)) @ s[n:].reshape(n, n + n_theta)
         dS_dt[:, n:] += np.reshape([row[1] for row in rows], (n, n_theta))
@@ -73,13 +76,15 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, trace=False):
 def solve(f, z0, theta, ts, n_steps):
     """The gradient method "forward_sensitivity": zs and S = [dz/dz0, dz/dθ] integrated forwards
     together, and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat, dL/dts) that contracts ∂L/∂z(t_i) with S(t_i):
-    dL/dp = Σ_i ∂L/∂z(t_i) · S(t_i).
+    dL/dp = Σ_i ∂L/∂z(t_i) · S(t_i). Refused (`memory.MemoryLimitError`) before any work if S would
+    not fit in `memory.MEMORY_LIMIT`.
 
     Time gradients, from the same S (the convention of `adjoint.adjoint_gradients`):
       dL/dt_i = ∂L/∂z(t_i) · f(z(t_i), θ, t_i) for i ≥ 1;
       dL/dt_0 = −Σ_{i≥1} ∂L/∂z(t_i) · dz(t_i)/dz0 · f(z0, θ, t0) (placing z0 at a later t0 is, to
       first order, starting from z0 − f(z0, θ, t0) dt0 at the old t0).
     """
+    check_sensitivity_memory(z0, theta, ts)
     zs, Ss = forward_sensitivities(f, z0, theta, ts, n_steps)
     n = z0.size
     zs = zs.reshape((len(ts),) + z0.shape)

@@ -4,6 +4,7 @@ docs/robustness.md lists the same cases and what each gets. Plain bad values (Na
 non-monotone ts, n_steps=0, ...) are in test_errors.py; blow-ups of smooth problems too.
 """
 import collections
+import re
 
 import autograd.numpy as anp
 import numpy as np
@@ -12,6 +13,7 @@ from autograd import grad, make_jvp
 
 import adjoint_ref as ar
 from adjoint_ref._impl import tree
+from adjoint_ref._impl.memory import MemoryLimitError
 from adjoint_ref.methods import METHODS as ALL_METHODS
 from reference import relative, rk4_error_bound
 from calls import call_gradients, call_odeint, f_linear, loss_sum
@@ -284,3 +286,75 @@ def test_overflow_in_the_backprop_backward_pass_names_the_time():
     with pytest.raises(FloatingPointError, match=r"dL/dz became non-finite at t=\d+(\.\d+)? during the backward"):
         ar.gradients(lambda zs: anp.sum(anp.sin(1e300 * zs[-1])), f_linear, np.full(2, 1e-20), 1.0,
                      [0.0, 30.0], 10, "backprop")
+
+
+# --- second round (issue 23): f that changes after its checked first call, masked arrays, check's tol --
+
+def shift_theta_from_the_second_call(z, theta, t, calls=[]):
+    """θ·z, but from its second call on it adds 1 to θ["v"] in place (only to plain arrays: backprop
+    and the backward passes trace θ, and a traced θ cannot be written into: autograd refuses)."""
+    calls.append(t)
+    if len(calls) > 1 and isinstance(theta["v"], np.ndarray):
+        theta["v"] += 1.0
+    return theta["v"] * z
+
+
+@pytest.mark.filterwarnings("ignore::adjoint_ref.adjoint.AdjointDriftWarning")  # the forward z was wrong
+@pytest.mark.parametrize("method", ["adjoint", "finite_differences", "discrete_adjoint", "forward_sensitivity"])
+def test_f_writing_into_theta_on_a_later_call_is_refused_and_the_callers_theta_survives(method):
+    shift_theta_from_the_second_call.__defaults__[0].clear()
+    theta = {"v": np.array(0.5)}
+    with pytest.raises(ValueError, match=r"f modified its argument theta \(or z0\) in place during the solve"):
+        call_gradients(f=shift_theta_from_the_second_call, theta=theta, method=method)
+    assert theta["v"] == 0.5
+
+
+def shape_changing_after(calls_allowed):
+    calls = []
+
+    def f(z, theta, t):
+        calls.append(t)
+        return theta * z if len(calls) <= calls_allowed else theta * anp.ones((3,) + np.shape(z))
+    return f
+
+
+@pytest.mark.parametrize("method", list(ALL_METHODS))
+def test_f_whose_result_changes_shape_after_its_first_call_is_refused(method):
+    with pytest.raises(ValueError, match=r"f returned shape \(3, 2\) but z has shape \(2,\).* at every call"):
+        call_gradients(f=shape_changing_after(2), method=method)
+
+
+@pytest.mark.parametrize("changes, name", [
+    (dict(z0=np.ma.masked_array([1.0, 2.0], mask=[False, True])), "z0"),
+    (dict(theta={"v": np.ma.masked_array([0.5], mask=[True])}), "theta['v']"),
+    (dict(ts=np.ma.masked_array([0.0, 1.0])), "ts"),
+])
+def test_masked_arrays_are_refused(changes, name):
+    # np.asarray would drop the mask and use the hidden values under it.
+    with pytest.raises(TypeError, match=rf"{re.escape(name)} is a masked array"):
+        call_gradients(**changes)
+
+
+@pytest.mark.parametrize("tol", [np.inf, float("nan"), 0.0])
+def test_check_refuses_a_tolerance_that_passes_anything(tol):
+    with pytest.raises(ValueError, match="tol must be a positive, finite number"):
+        ar.check(loss_sum, f_linear, np.ones(2), 0.5, [0.0, 1.0], 4, tol=tol)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("changes, blamed", [
+    (dict(loss=lambda zs: loss_sum(zs) * np.nan), "the loss is at fault, not the gradient method"),
+    (dict(f=lambda z, theta, t: theta * z ** 3, theta=50.0, ts=[0.0, 5.0]), "the forward solve itself is not finite"),
+], ids=["NaN loss", "f overflows"])
+def test_checks_verdict_blames_the_loss_or_the_forward_solve(changes, blamed):
+    problem = dict(loss=loss_sum, f=f_linear, theta=0.5, ts=[0.0, 1.0], **{})
+    problem.update(changes)
+    report = ar.check(problem["loss"], problem["f"], np.ones(2), problem["theta"], problem["ts"], 4)
+    assert not report.ok and [v.kind for v in report.verdicts] == ["failed"]
+    assert blamed in report.verdicts[0].text and "contracting" not in report.verdicts[0].text
+
+
+def test_forward_sensitivities_refuse_too_much_memory_before_any_work():
+    # dz/dz0 alone is 40000 × 40000 numbers (12 GiB) for a batch of 20000 states in 2 dimensions.
+    with pytest.raises(MemoryLimitError, match=r"forward sensitivities: dz/dz0 and dz/dθ, 40000 × 40001"):
+        call_gradients(f=f_that_must_not_run_long(), z0=np.ones((20000, 2)), method="forward_sensitivity")

@@ -2,7 +2,8 @@
 
 Two methods keep something for every RK4 step: backprop keeps autograd's recording of every stage
 (`check_backprop_memory`), and the checkpointed and discrete adjoints keep states of z
-(`check_stored_states`). Both refuse, with `MemoryLimitError`, a solve that would need more than
+(`check_stored_states`); forward sensitivities keep a matrix of size(z) × (size(z0) + size(θ))
+numbers (`check_sensitivity_memory`). Each refuses, with `MemoryLimitError`, a solve that would need more than
 MEMORY_LIMIT bytes. What one recorded step holds depends on f (a tanh MLP keeps its hidden layer,
 batch × hidden numbers, for every stage), so the backprop estimate is measured on f itself.
 """
@@ -104,8 +105,32 @@ def stored_states_bytes(z0, count):
 def check_stored_states(z0, count, subject, remedy, limit=None):
     """MemoryLimitError (saying `subject`, e.g. the method and its settings, and `remedy`) if keeping
     `count` states of z needs more than `limit` bytes."""
+    check_need(stored_states_bytes(z0, count), subject, f"storing {count} states of z (shape {np.shape(getval(z0))})",
+               remedy, limit)
+
+
+def sensitivity_bytes(n, n_theta, n_times):
+    """Memory forward sensitivities hold: S = [dz/dz0, dz/dθ], n × (n + n_theta) numbers for a state of
+    n numbers, kept at each of the n_times observation times and about SENSITIVITY_COPIES more times
+    by an RK4 step (its stages and sums) and the n Jacobian rows it builds."""
+    return 8 * n * (n + n_theta + 1) * (n_times + SENSITIVITY_COPIES)
+
+
+SENSITIVITY_COPIES = 8  # S-sized arrays an RK4 step of [z, S] holds besides the stored ones
+
+
+def check_sensitivity_memory(z0, theta, ts, limit=None):
+    """MemoryLimitError if forward sensitivities on z0, θ and ts would hold more than `limit` bytes."""
+    n, n_theta, n_times = int(np.size(getval(z0))), int(sum(np.size(leaf) for leaf in leaves(values(theta)))), \
+        len(getval(ts))
+    check_need(sensitivity_bytes(n, n_theta, n_times), "forward sensitivities",
+               f"dz/dz0 and dz/dθ, {n} × {n + n_theta} numbers at {n_times} times", "Use the adjoint or "
+               "backprop, whose memory does not grow with size(z0) × (size(z0) + size(θ)).", limit)
+
+
+def check_need(need, subject, what, remedy, limit=None):
+    """MemoryLimitError(subject, what, need, limit, remedy) if `need` bytes are above `limit`
+    (default MEMORY_LIMIT)."""
     limit = MEMORY_LIMIT if limit is None else limit
-    need = stored_states_bytes(z0, count)
     if need > limit:
-        raise MemoryLimitError(subject, f"storing {count} states of z (shape {np.shape(getval(z0))})",
-                               need, limit, remedy)
+        raise MemoryLimitError(subject, what, need, limit, remedy)

@@ -15,7 +15,8 @@ from .tree import leaves, ravel_tree, unravel_like, values
 
 
 def as_float_array(x, name):
-    """`x` as a finite float64 array; an autograd box is checked and passed through untouched.
+    """`x` as a finite float64 array of its own (a copy, never the caller's array); an autograd box is
+    checked and passed through untouched; a masked array is refused.
 
     Booleans, integers and floats of any precision are converted; strings (even "1.5"), complex
     numbers, None and other objects are a TypeError rather than a silent conversion.
@@ -23,12 +24,15 @@ def as_float_array(x, name):
     if isbox(x):
         _require_finite(getval(x), name)
         return x
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array: its masked entries would be used with whatever values "
+                        "they hold; pass np.ma.filled(x, value) or the unmasked entries")
     try:
         arr = np.asarray(x)
     except ValueError as err:  # ragged nesting such as [[1.0], [2.0, 3.0]]
         raise TypeError(f"{name} must be convertible to a float64 array ({err})") from None
     _require_real(arr, name)
-    arr = arr.astype(np.float64, copy=False)
+    arr = np.array(arr, dtype=np.float64)  # a copy: f writing into it can never reach the caller's array
     _require_finite(arr, name)
     return arr
 
@@ -184,6 +188,21 @@ def check_dynamics(f, z0, theta, t0):
         raise TypeError(f"f returned dtype {np.asarray(dz).dtype}; it must compute dz/dt in float64 "
                         "like the state z (a narrower or complex result would spoil every gradient)")
     check_finite_state(dz, t0, "forward", "f(z0, theta, t0)")
+
+
+def snapshot(z0, theta):
+    """The numbers of z0 and θ, flat, copied: what `unchanged` compares with after a solve."""
+    return np.concatenate([np.ravel(getval(z0)), ravel_tree(values(theta))])
+
+
+def unchanged(z0, theta, before):
+    """ValueError if z0 or θ (the solver's own copies) no longer hold the numbers of `before`: f wrote
+    into them during the solve (after its checked first call), so the gradient was computed with
+    parameters that changed under it. The caller's arrays are safe either way (they were copied)."""
+    if not np.array_equal(snapshot(z0, theta), before):
+        raise ValueError("f modified its argument theta (or z0) in place during the solve, after its first "
+                         "call; f(z, theta, t) must leave its arguments unchanged and return dz/dt as a new "
+                         "array (the gradient computed meanwhile is wrong; your own theta was not touched)")
 
 
 def check_running_loss(g, z0, theta, t0):

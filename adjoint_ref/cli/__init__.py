@@ -1,17 +1,24 @@
 """The `adjoint-ref` command line: one subcommand per module of `commands`, assembled here.
 
 Errors are reported here, in one place. A user's mistake is one line on stderr and exit status 2:
-a value refused while parsing (argparse, by the argument types of `commands.options`) or a
-`commands.options.UsageError` raised by a command before it starts working. Ctrl-C is one line and
-exit status 130. Any other exception is a bug and keeps its traceback; --traceback shows the
-traceback of the first two as well.
+a value refused while parsing (argparse, by the argument types of `commands.options`), a
+`commands.options.UsageError` raised by a command before it starts working, a `MemoryLimitError`,
+or an output another run took meanwhile (`files.OutputTaken`). An output that cannot be written (a
+full disk, a file-size limit: `files.WriteError`) is one line and exit status 1. Ctrl-C is one line
+and exit status 130; SIGTERM and SIGHUP are handled the same way (`streams`), with 143 and 129. The
+streams are guarded (`streams.guarded`): a closed stdout drops the output, not the run, and a
+terminal that cannot show the symbols gets them in ASCII. Any other exception is a bug and keeps its
+traceback; --traceback shows the traceback of the others as well.
 """
 import argparse
+import signal
 import sys
 
 from .. import __version__
-from . import commands
-from .commands.options import UsageError
+from .._impl.files import OutputTaken, WriteError
+from .._impl.memory import MemoryLimitError
+from . import commands, streams
+from .commands.options import Terminated, UsageError
 
 # The command modules by name. They are not bound as names of this package, where `figures` and
 # `train` are the modules cli/figures.py and cli/train.py.
@@ -43,16 +50,23 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["check"] + argv
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command].run(args)
-    except UsageError as err:
-        if args.traceback:
-            raise
-        print(f"adjoint-ref {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as err:
-        if args.traceback:
-            raise
-        print(f"adjoint-ref {args.command}: {str(err) or 'interrupted'}", file=sys.stderr)
-        return 130
+    name = argv[0] if argv[0] in COMMANDS else "check"
+    with streams.guarded(), streams.signals_as_interrupts(Terminated):
+        try:
+            args = build_parser().parse_args(argv)  # may import a user's --problem file
+            return COMMANDS[args.command].run(args)
+        except (UsageError, MemoryLimitError, OutputTaken) as err:
+            if "--traceback" in argv:
+                raise
+            print(f"adjoint-ref {name}: error: {err}", file=sys.stderr)
+            return 2
+        except WriteError as err:  # the environment's, not the user's: a full disk, a file-size limit
+            if "--traceback" in argv:
+                raise
+            print(f"adjoint-ref {name}: error: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as err:
+            if "--traceback" in argv:
+                raise
+            print(f"adjoint-ref {name}: {str(err) or 'interrupted'}", file=sys.stderr)
+            return 128 + getattr(err, "signum", signal.SIGINT)

@@ -20,7 +20,7 @@ from .. import lagrangian as lg
 from ..adjoint import AdjointDriftWarning, adjoint_gradients
 from ..api import gradients, odeint
 from ..diagnostics.bench import ADAPTIVE_LABELS, BUDGET, gradient_vector, measure, measure_adaptive
-from .._impl.files import write_atomically
+from .._impl.files import OutputTaken, write_atomically
 from .._impl.metrics import relative_difference
 from ..problems.models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem,
                                pendulum_problem, shear_problem)
@@ -41,25 +41,45 @@ def figure(name, caption):
     return register
 
 
-def render(names=None, out="figures", quick=False, log=print, progress=None):
+def render(names=None, out="figures", quick=False, log=print, progress=None, replace=True):
     """Draw the named figures (all by default) into the folder `out`; return the paths written.
 
-    log(text) gets a line per file written; progress(done, total, name), if given, is called before each."""
+    log(text) gets a line per file written; progress(done, total, name), if given, is called before each.
+    With replace=False a file that exists when its figure is done (another run wrote it meanwhile) is
+    kept; the others are still drawn, and then `files.OutputTaken` names the ones kept."""
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"names: unknown figure(s) {unknown}; known: {sorted(FIGURES)}")
     os.makedirs(out, exist_ok=True)
-    paths = []
+    paths, taken = [], []
     for done, name in enumerate(names):
         if progress:
             progress(done, len(names), name)
         start = time.perf_counter()
         path = os.path.join(out, name)
-        draw_and_save(lambda: FIGURES[name][1](quick), path)
+        try:
+            draw_and_save(lambda: FIGURES[name][1](quick), path, replace)
+        except OutputTaken:
+            taken.append(path)
+            continue
         paths.append(path)
         log(f"wrote {path} ({time.perf_counter() - start:.1f} s)")
+    if taken:
+        raise OutputTaken(taken)
     return paths
+
+
+def load_matplotlib():
+    """Import matplotlib now, before any work, with the MPLBACKEND variable set aside meanwhile: the
+    figures are drawn on Figure objects and written by Agg, so no backend is ever used, and an invalid
+    MPLBACKEND (which makes matplotlib's import fail) must not stop a run once its work is done."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        import matplotlib  # noqa: F401
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
 
 
 @contextlib.contextmanager
@@ -73,12 +93,23 @@ def _gallery_style():
         yield
 
 
-def draw_and_save(draw, path):
+def draw_and_save(draw, path, replace=True):
     """Call draw() under matplotlib's default style and write its Figure to `path` (PNG, 100 dpi),
-    atomically (`files.write_atomically`): an interrupted run leaves the earlier file whole."""
+    atomically (`files.write_atomically`): an interrupted run leaves the earlier file whole; with
+    replace=False a file there already is kept (`files.OutputTaken`)."""
+    write_atomically(path, png_writer(draw), replace)
+
+
+def png_writer(draw):
+    """Call draw() under matplotlib's default style now; return write(handle), which saves the Figure
+    as PNG (100 dpi, fixed metadata) under the same style, for `files.write_together`."""
     with _gallery_style():
         fig = draw()
-        write_atomically(path, lambda handle: fig.savefig(handle, format="png", metadata={"Software": None}))
+
+    def write(handle):
+        with _gallery_style():
+            fig.savefig(handle, format="png", metadata={"Software": None})
+    return write
 
 
 def _new_figure(width, height):

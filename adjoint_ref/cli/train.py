@@ -18,6 +18,7 @@ from autograd.misc.optimizers import adam
 
 from ..api import gradients, odeint
 from .._impl.files import FileError, read_npz, write_atomically
+from .._impl.memory import MEMORY_LIMIT
 from ..problems.models import autonomous_mlp_dynamics, mlp_init, spiral_data
 
 PARAMETER_NAMES = ("W1", "b1", "c1", "W2", "b2")
@@ -29,11 +30,13 @@ of every iteration, (iteration, trajectory loss) at every progress line, and the
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training, with the parameters reached: `theta` after `iterations` Adam steps."""
+    """Ctrl-C (or a termination signal turned into KeyboardInterrupt) during training, with the
+    parameters reached: `theta` after `iterations` Adam steps; `cause` is the KeyboardInterrupt caught."""
 
-    def __init__(self, theta, iterations, iters):
-        super().__init__(f"interrupted after {iterations} of {iters} Adam iterations")
-        self.theta, self.iterations = theta, iterations
+    def __init__(self, theta, iterations, iters, cause=None):
+        what = (str(cause) if cause is not None else "") or "interrupted"
+        super().__init__(f"{what} after {iterations} of {iters} Adam iterations")
+        self.theta, self.iterations, self.cause = theta, iterations, cause
 
 
 def initial_parameters(hidden, seed):
@@ -122,33 +125,51 @@ def train(data, theta, iters, batch, window, n_steps, step_size, method="adjoint
             theta = adam(gradient, theta, callback=progress, num_iters=iters, step_size=step_size)
             reached[:] = theta, iters
             report(theta, iters)
-        except KeyboardInterrupt:
-            raise Interrupted(*reached, iters) from None
+        except KeyboardInterrupt as stop:
+            raise Interrupted(*reached, iters, stop) from None
     return Fit(data, theta, n_steps, history, checkpoints, time.perf_counter() - start)
 
 
-def save_parameters(path, theta):
-    """Write θ (the MLP's arrays) to a .npz file, atomically (`files.write_atomically`)."""
-    write_atomically(path, lambda handle: np.savez(handle, **theta))
+def save_parameters(path, theta, replace=True):
+    """Write θ (the MLP's arrays) to a .npz file, atomically (`files.write_atomically`); with
+    replace=False an existing file is kept (`files.OutputTaken`)."""
+    write_atomically(path, parameters_writer(theta), replace)
+
+
+def parameters_writer(theta):
+    """write(handle) that saves θ's arrays as an .npz archive, for `files.write_together`."""
+    return lambda handle: np.savez(handle, **theta)
+
+
+def expected_shapes(hidden):
+    """The shapes of θ's arrays for a 2 → hidden → 2 MLP."""
+    return {"W1": (2, hidden), "b1": (hidden,), "c1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
+
+
+def _check_headers(path):
+    """check(headers) for `files.read_npz`: the names, dtypes and shapes of θ, judged before any data is read."""
+    def check(headers):
+        if sorted(headers) != sorted(PARAMETER_NAMES):
+            raise FileError(f"{path}: expected the arrays {', '.join(PARAMETER_NAMES)}, found "
+                            f"{', '.join(sorted(headers)) or 'none'}")
+        not_real = [f"{name} ({headers[name][1]})" for name in PARAMETER_NAMES if headers[name][1].kind not in "biuf"]
+        if not_real:
+            raise FileError(f"{path}: arrays of real numbers expected, got {', '.join(not_real)}")
+        shape = headers["b1"][0]
+        expected = expected_shapes(shape[0] if len(shape) == 1 else -1)
+        wrong = [f"{name} {headers[name][0]}" for name in PARAMETER_NAMES if tuple(headers[name][0]) != expected[name]]
+        if wrong:
+            raise FileError(f"{path}: shapes do not form a 2 → hidden → 2 MLP: {', '.join(wrong)}")
+    return check
 
 
 def load_parameters(path):
     """θ from a .npz file written by `save_parameters`, checked; `files.FileError` (a ValueError) names
-    the first check that failed: the file itself (`files.read_npz`), then the arrays W1, b1, c1, W2, b2
-    and nothing else, real numbers, the shapes of a 2 → hidden → 2 MLP, all finite."""
-    stored = read_npz(path)
-    if sorted(stored) != sorted(PARAMETER_NAMES):
-        raise FileError(f"{path}: expected the arrays {', '.join(PARAMETER_NAMES)}, found "
-                        f"{', '.join(sorted(stored)) or 'none'}")
-    not_real = [f"{name} ({stored[name].dtype})" for name in PARAMETER_NAMES if stored[name].dtype.kind not in "biuf"]
-    if not_real:
-        raise FileError(f"{path}: arrays of real numbers expected, got {', '.join(not_real)}")
+    the first check that failed: the file itself (`files.read_npz`), then, from the .npy headers before
+    any data is read, the arrays W1, b1, c1, W2, b2 and nothing else, real numbers, the shapes of a
+    2 → hidden → 2 MLP and at most `memory.MEMORY_LIMIT` bytes in all; then all finite."""
+    stored = read_npz(path, MEMORY_LIMIT, _check_headers(path))
     theta = {name: stored[name].astype(np.float64) for name in PARAMETER_NAMES}
-    hidden = theta["b1"].shape[0] if theta["b1"].ndim == 1 else -1
-    expected = {"W1": (2, hidden), "b1": (hidden,), "c1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
-    wrong = [f"{name} {theta[name].shape}" for name in PARAMETER_NAMES if theta[name].shape != expected[name]]
-    if wrong:
-        raise FileError(f"{path}: shapes do not form a 2 → hidden → 2 MLP: {', '.join(wrong)}")
     non_finite = [f"{name} ({np.sum(~np.isfinite(theta[name]))})" for name in PARAMETER_NAMES
                   if not np.all(np.isfinite(theta[name]))]
     if non_finite:

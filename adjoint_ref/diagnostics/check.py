@@ -125,12 +125,29 @@ def _parts(runs, reference, above, theta):
 
 def _verdicts(runs, tol, largest, refined, drifted, n_steps, reference):
     """A "failed" Verdict for each method that broke down, then `verdict` on the others' differences."""
-    found = [Verdict("failed", f"{m} broke down ({run.error}); the plain adjoint's z, integrated backwards, "
-                               "overflows on strongly contracting flows: checkpoints=K or 'auto' recompute it "
-                               "forwards") for m, run in runs.items() if run.error]
+    failed = {}  # why → the methods that broke down for that reason
+    for m, run in runs.items():
+        if run.error:
+            failed.setdefault(_why_failed(m, run.error), []).append(m)
+    found = [Verdict("failed", f"{', '.join(ms)} broke down ({runs[ms[0]].error}); {why}") for why, ms in failed.items()]
     if largest or not found:
         found += verdict(tol, largest, refined, drifted, n_steps, reference)
     return found
+
+
+def _why_failed(method, error):
+    """What a method's breakdown (its FloatingPointError message) points at: the loss, the forward
+    solve (f itself), or, for the plain adjoint's backward pass, z integrated backwards."""
+    if "loss returned" in error or "loss gradient" in error:
+        return ("the loss (or its gradient ∂L/∂z) is not finite on the forward solution: the loss is at fault, "
+                "not the gradient method")
+    if "forward pass" in error:
+        return ("the forward solve itself is not finite: f overflows on this span, so no method can "
+                "differentiate it (a shorter span, a smaller z0 or θ, or more steps)")
+    if method == "adjoint":
+        return ("the plain adjoint's z, integrated backwards, overflows on strongly contracting flows: "
+                "checkpoints=K or 'auto' recompute it forwards")
+    return f"{method}'s backward pass overflowed: dL/dz grows without bound backwards on this span"
 
 
 def _choose(methods, problem, n_steps):
@@ -144,7 +161,10 @@ def _choose(methods, problem, n_steps):
     _, f, z0, theta, ts = problem
     inputs = np.size(z0) + size(theta) + len(ts)
     start = time.perf_counter()
-    integrate(f, z0, theta, ts, n_steps)
+    try:
+        integrate(f, z0, theta, ts, n_steps)
+    except FloatingPointError:  # the forward solve breaks down: every method will say so in the report
+        return list(CHECK_METHODS), skipped
     estimate = 2 * inputs * (time.perf_counter() - start)
     if estimate > BUDGET:
         skipped.update(dict.fromkeys(BY_INPUT, f"≈{estimate:.0f} s (about two forward solves for each of the "

@@ -13,6 +13,7 @@ import os
 import re
 
 from .._impl.validate import positive_number
+from .._impl.files import write_atomically
 from . import (ex1_rk4_step, ex2_vjps, ex3_augmented_dynamics, ex4_backward_pass, ex5_dL_dt0, ex6_eq10_terms,
                ex7_discrete_adjoint, ex8_observations, ex9_step_multipliers, ex10_running_cost, sandbox)
 
@@ -98,9 +99,9 @@ def start(number, where=".", force=False):
     if needed and not os.path.exists(needed):
         files[needed] = NEEDS[number]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    for file, n in files.items():
-        with open(file, "w", encoding="utf-8") as out:
-            out.write(skeleton(n))
+    for file, n in files.items():  # written whole or not at all; a symbolic link is replaced, not its target
+        write_atomically(file, lambda handle, n=n: handle.write(skeleton(n).encode("utf-8")),
+                         replace=force and file == path)
     return list(files)
 
 

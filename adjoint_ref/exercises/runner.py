@@ -49,7 +49,8 @@ def load(path, name):
     try:
         exec(compile(text, path, "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as err:
-        raise Wrong(f"{path}, line {err.lineno}: {err.msg}") from None
+        raise Wrong(f"{path}, line {err.lineno}: {err.msg}" if err.lineno else
+                    f"{path}: not Python source ({err.msg})") from None
     except BaseException as err:  # the learner's file may raise anything while it runs, even SystemExit
         raise Wrong(f"importing {path} {shortcut_message() or raised(err)}") from None
     finally:

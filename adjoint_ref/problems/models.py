@@ -144,6 +144,14 @@ def default_problem(hidden=16, batch=4, t1=1.0, seed=0, dim=2, n_times=5):
     return Problem(mlp_dynamics, z0, mlp_init(dim, hidden, seed), ts, loss)
 
 
+def default_problem_bytes(hidden=16, batch=4, dim=2, n_times=5):
+    """Memory `default_problem` takes to build and to evaluate f once: θ (hidden × (2·dim + 2) + dim
+    numbers), z0 and the targets (batch × dim × n_times), and f's hidden layer (batch × hidden,
+    counted four times for the pre-activation, tanh and their temporaries)."""
+    states = max(batch, 1)
+    return 8 * (hidden * (2 * dim + 2) + dim + states * dim * n_times + 4 * states * hidden)
+
+
 def observing_t0(problem):
     """`problem` with ½‖z(t0)‖² added to its loss, so that the loss observes z(t0) as well: the adjoint's
     λ then jumps at t0 too, and dL/dz0 gains z0 (what `adjoint-ref check --observe-t0` runs)."""

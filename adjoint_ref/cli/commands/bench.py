@@ -47,6 +47,8 @@ def run(args):
         raise UsageError("--out draws the gallery's memory_vs_steps.png, which is measured on the default "
                          "problem; leave out --problem or --out")
     check_outputs([figure] if figure else [], args.force)
+    if figure:
+        figures.load_matplotlib()
     chosen = None if args.problem is None else as_problem(args.problem.make(), label(args.problem))
     print_stages(chosen or default_problem(), args.quick)
     if args.stages:
@@ -71,5 +73,5 @@ def run(args):
     adaptive = bench.measure_adaptive(p, bench.ADAPTIVE_RTOLS[args.quick], bench.reference_gradient(args.quick, chosen))
     print("\n".join(bench.adaptive_lines(adaptive)))
     if figure:
-        figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick)
+        figures.render(["memory_vs_steps.png"], out=args.out, quick=args.quick, replace=args.force)
     return 0

@@ -3,10 +3,10 @@ import argparse
 
 from ...api import DEFAULT_N_STEPS
 from ...diagnostics.check import CHECK_METHODS, check
-from ..._impl.memory import check_backprop_memory
+from ..._impl.memory import check_backprop_memory, check_sensitivity_memory
 from ...problems.models import observing_t0
 from .options import check_memory, positive_float, positive_int
-from .problem import add_problem_option, chosen_problem, label
+from .problem import add_problem_option, blamed_on, checked_loss, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
 HELP = "compare every gradient method with backprop on a problem (built-in or your own) and say why they differ"
@@ -61,8 +61,12 @@ def run(args):
         check_memory(lambda: check_backprop_memory(problem.f, problem.z0, problem.theta, problem.ts, n_steps),
                      f"--steps {n_steps} on {label(entry).split(':')[0]} (for backprop; --methods without backprop "
                      "runs the others)")
+    if args.methods is not None and "forward_sensitivity" in args.methods:
+        check_memory(lambda: check_sensitivity_memory(problem.z0, problem.theta, problem.ts),
+                     f"--methods forward_sensitivity on {label(entry).split(':')[0]}")
+    checked_loss(problem, entry, n_steps)
     print(f"adjoint-ref check: {label(entry)}" + (", loss + ½‖z(t0)‖²" if args.observe_t0 else ""))
-    with Progress(args.quiet) as progress:
+    with Progress(args.quiet) as progress, blamed_on(entry):
         report = check(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, n_steps, args.tol,
                        args.methods, checkpoints, args.repeat, progress)
     print(report)

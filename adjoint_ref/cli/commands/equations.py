@@ -6,7 +6,7 @@ from ...diagnostics.equations import (DOPRI5_ALLOWANCE, MIN_ORDER, RATE, ROUND_O
 from ...lagrangian import grid_steps
 from ..._impl.tree import ravel_tree
 from .options import non_negative_int
-from .problem import add_problem_option, chosen_problem, label
+from .problem import add_problem_option, blamed_on, checked_loss, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
 HELP = "check eqs. (1)–(12) of the derivation and the time gradients, one row per equation"
@@ -42,7 +42,8 @@ def run(args):
     print(f"adjoint-ref equations: {label(entry)}; z0 shape {problem.z0.shape}, "
           f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
           f"{steps} RK4 steps per interval, seed {args.seed}")
-    with Progress(args.quiet) as progress:
+    checked_loss(problem, entry, steps)
+    with Progress(args.quiet) as progress, blamed_on(entry):
         rows = checked_rows(problem, steps, args.seed, log=progress.note)
     print(f"\nsides: numbers, or norms for vectors (side b = 0 for a quantity that must vanish);\n"
           f"residual: ‖a − b‖ / max(‖a‖, ‖b‖), or, for a quantity that must vanish, ‖a‖ / (the size named after 'relative to'); 'vs' compares sides a and b;\n"

@@ -3,7 +3,8 @@ import argparse
 import os
 
 from .. import figures
-from .options import check_outputs, output_folder
+from ..._impl.files import OutputTaken
+from .options import UsageError, check_folder, check_outputs, output_folder
 from .progress import Progress, add_quiet_option
 
 HELP = "regenerate the figure gallery (PNG files in figures/)"
@@ -36,10 +37,19 @@ def add_arguments(parser):
 
 def run(args):
     """Draw the named figures (all by default) into --out, one line per file written; refuse first
-    if a file would be replaced without --force."""
+    if a file would be replaced without --force, or the default folder cannot be written. A file that
+    another run writes meanwhile is kept (without --force): the command names it and exits 2."""
     out = args.out if args.out is not None else "figures_quick" if args.quick else "figures"
+    if args.out is None:
+        check_folder(out)
     names = args.names or list(figures.FIGURES)
     check_outputs([os.path.join(out, name) for name in names], args.force)
+    figures.load_matplotlib()
     with Progress(args.quiet) as progress:
-        figures.render(names, out=out, quick=args.quick, log=progress.echo, progress=progress)
+        try:
+            figures.render(names, out=out, quick=args.quick, log=progress.echo, progress=progress,
+                           replace=args.force)
+        except OutputTaken as taken:
+            raise UsageError(f"{taken}; this run's drawing of {'them' if len(taken.paths) > 1 else 'it'} was "
+                             "dropped (pass --force to replace)") from None
     return 0

@@ -48,21 +48,78 @@ non_negative_int = number(int, lambda n: n >= 0, "a non-negative integer")
 positive_float = number(float, lambda x: accepts(positive_number, x), "a positive, finite number")
 
 
+class Terminated(KeyboardInterrupt):
+    """A termination signal (SIGTERM, SIGHUP) received: handled like Ctrl-C (a training run saves the
+    parameters reached, temporary files are removed), then exit status 128 + `signum`."""
+
+    def __init__(self, text, signum):
+        super().__init__(text)
+        self.signum = signum
+
+
 def output_folder(text):
-    """An argparse type: a folder to write into, which may not exist yet. Refused: empty text (an unset
-    shell variable, say), an existing file, a path through a file, a folder that cannot be written."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
-    if os.path.exists(text) and not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
-    existing = os.path.abspath(text)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise argparse.ArgumentTypeError(f"cannot create {text}: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write into {existing} (permission denied)")
+    """An argparse type: a folder to write into, which may not exist yet (`folder_problem`)."""
+    problem = folder_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def folder_problem(text):
+    """Why the folder `text` (which may not exist yet) cannot be written into, or None. Refused: empty
+    text (an unset shell variable, say), an existing file, a path through a file, a symbolic link to
+    nothing, a name longer than the file system allows, a folder that cannot be written (tried with a
+    file created and removed there), a current folder that was deleted."""
+    if not text.strip():
+        return "must name a folder, got an empty string"
+    try:
+        existing = os.path.abspath(text)
+    except FileNotFoundError:
+        return "the current folder no longer exists (deleted?); cd to an existing folder first"
+    if os.path.exists(text) and not os.path.isdir(text):
+        return f"{text} is a file, not a folder"
+    missing = []
+    while not os.path.exists(existing):
+        if os.path.islink(existing):
+            return f"cannot create {text}: {existing} is a symbolic link to {os.readlink(existing)}, which does not exist"
+        existing, name = os.path.split(existing)
+        missing.append(name)
+    if not os.path.isdir(existing):
+        return f"cannot create {text}: {existing} is a file"
+    longest = _name_max(existing)
+    too_long = [name for name in missing if len(os.fsencode(name)) > longest]
+    if too_long:
+        return f"cannot create {text}: the name {too_long[0][:40]}… is longer than the {longest} bytes the file system allows"
+    return None if _writable(existing) else f"cannot write into {existing} (permission denied or a read-only file system)"
+
+
+def _name_max(folder):
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _writable(folder):
+    """True if a file can be created (and is removed again) in the existing `folder`: os.access alone
+    says yes to root on a read-only file system's permissions."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    probe = os.path.join(folder, f".adjoint-ref-probe-{os.getpid()}.tmp")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError:
+        return False
+    os.remove(probe)
+    return True
+
+
+def check_folder(text, option="--out"):
+    """UsageError naming `option` if the folder `text` cannot be written into (`folder_problem`): for a
+    default folder, which argparse's type does not see."""
+    problem = folder_problem(text)
+    if problem:
+        raise UsageError(f"{option} {text} (the default): {problem}")
 
 
 def check_outputs(paths, force):

@@ -6,13 +6,18 @@ imported from its path (its folder on sys.path meanwhile, so it can import its n
 writing bytecode beside it. Anything wrong is an argparse error: one line, exit status 2.
 """
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
 
+from ..._impl.memory import check_need
+from ..._impl.validate import check_loss_value
+from ...rk4 import integrate
+from ...problems.models import default_problem_bytes
 from ...problems.problem import as_problem
 from ...problems.zoo import ZOO, Entry
-from .options import UsageError, non_negative_int, number, positive_int
+from .options import UsageError, check_memory, non_negative_int, number, positive_int
 
 DEFAULT = "mlp"
 MLP_OPTIONS = ("hidden", "batch", "t1", "seed")  # the options that shape the default problem
@@ -46,11 +51,49 @@ def chosen_problem(args, mlp_options=MLP_OPTIONS, **mlp_keywords):
     entry = args.problem or ZOO[DEFAULT]
     given = {name: getattr(args, name) for name in mlp_options if getattr(args, name) is not None}
     if entry is ZOO[DEFAULT]:
+        size = {name: given[name] for name in ("hidden", "batch") if name in given}
+        check_memory(lambda: check_need(default_problem_bytes(**size), f"the {DEFAULT} problem",
+                                        "its parameters, states and one evaluation of f", "Fewer units."),
+                     " ".join(f"--{name} {value}" for name, value in size.items()) or DEFAULT)
         return entry.make(**given, **mlp_keywords), entry
     if given:
         raise UsageError(f"--{next(iter(given))} shapes the default problem ({DEFAULT}) only, not "
                          f"{entry.description}")
     return entry.make(), entry
+
+
+def is_file(entry):
+    """True if `entry` is the user's --problem FILE.py, not a built-in problem."""
+    return entry not in ZOO.values()
+
+
+def checked_loss(problem, entry, n_steps):
+    """For the user's problem file: one forward solve at n_steps and the loss on it, checked before the
+    methods run, so that an f that overflows or a loss that is not one finite number is one line
+    naming the file (a UsageError), not every method's failure."""
+    if not is_file(entry):
+        return
+    with blamed_on(entry, f"at {n_steps} RK4 steps per interval, "):
+        zs = integrate(problem.f, problem.z0, problem.theta, problem.ts, n_steps)
+        try:
+            check_loss_value(problem.loss(zs))
+        except FloatingPointError as err:
+            raise FloatingPointError(f"{err} on the forward solution: the loss, not a gradient method, is at "
+                                     "fault") from None
+
+
+@contextlib.contextmanager
+def blamed_on(entry, where=""):
+    """Inside, for the user's problem file, an error its functions cause (ArithmeticError, ValueError,
+    TypeError: f overflowing, a loss returning an array, ...) is a UsageError naming the file, one line
+    (--traceback shows where it was raised)."""
+    if not is_file(entry):
+        yield
+        return
+    try:
+        yield
+    except (ArithmeticError, ValueError, TypeError) as err:
+        raise UsageError(f"{entry.description}: {where}{type(err).__name__}: {err}") from err
 
 
 def label(entry):
@@ -82,34 +125,54 @@ def _file_and_function(text):
 
 
 def _load(path, name):
-    """The function `name` of the Python file at `path`, imported without writing bytecode beside it."""
+    """The function `name` of the Python file at `path`, imported without writing bytecode beside it.
+
+    Whatever the import raises is an argparse error naming the file, SystemExit included (sys.exit(0)
+    in the file must not pass for a successful check); Ctrl-C is a KeyboardInterrupt naming it. The
+    current folder is put back if the file changes it."""
     spec = importlib.util.spec_from_file_location(f"adjoint_ref_problem_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(spec)
-    saved = sys.dont_write_bytecode
+    saved, folder, cwd = sys.dont_write_bytecode, os.path.dirname(os.path.abspath(path)), os.getcwd()
     sys.dont_write_bytecode = True
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
-        raise argparse.ArgumentTypeError(f"{path}, line {err.lineno}: {err.msg}") from None
-    except Exception as err:  # the user's file may raise anything while importing
-        raise argparse.ArgumentTypeError(f"importing {path} raised {type(err).__name__}: {err}") from None
+        raise argparse.ArgumentTypeError(f"{path}, line {err.lineno}: {err.msg}" if err.lineno else
+                                          f"{path}: not Python source ({err.msg})") from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted while importing {path}") from None
+    except (Exception, SystemExit) as err:  # the user's file may raise anything while importing
+        raise argparse.ArgumentTypeError(f"importing {path} raised {_raised(err)}") from None
     finally:
-        sys.path.remove(os.path.dirname(os.path.abspath(path)))
+        if folder in sys.path:
+            sys.path.remove(folder)
         sys.dont_write_bytecode = saved
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
     function = getattr(module, name, None)
     if not callable(function):
         raise argparse.ArgumentTypeError(f"{path} defines no function {name}()")
     return _reporting(function, f"{path}:{name}()")
 
 
+def _raised(err):
+    """"ValueError: message", or "SystemExit (sys.exit(0))" for an exit."""
+    if isinstance(err, SystemExit):
+        return f"SystemExit (sys.exit({err.code!r})): a problem file must return, not exit"
+    return f"{type(err).__name__}: {err}"
+
+
 def _reporting(function, source):
-    """function, whose exceptions become argparse errors naming `source`."""
+    """function, whose exceptions (SystemExit included) become argparse errors naming `source`, and
+    Ctrl-C a KeyboardInterrupt naming it."""
     def call():
         try:
             return function()
-        except Exception as err:  # the user's function may raise anything
-            raise argparse.ArgumentTypeError(f"{source} raised {type(err).__name__}: {err}") from None
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"interrupted in {source}") from None
+        except (Exception, SystemExit) as err:  # the user's function may raise anything
+            raise argparse.ArgumentTypeError(f"{source} raised {_raised(err)}") from None
     return call
 
 

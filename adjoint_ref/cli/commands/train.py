@@ -4,8 +4,8 @@ import inspect
 import os
 
 from .. import figures, train
-from ..._impl.files import FileError, unused_path
-from .options import UsageError, check_outputs, non_negative_int, number, output_folder, positive_int
+from ..._impl.files import FileError, OutputTaken, unused_path, unused_paths, write_together
+from .options import Terminated, UsageError, check_outputs, non_negative_int, number, output_folder, positive_int
 
 HELP = "fit a Neural ODE to a spiral with adjoint gradients and Adam"
 DESCRIPTION = (
@@ -73,9 +73,12 @@ def add_arguments(parser):
 
 def run(args):
     """Check the outputs and the windows, train, print the loss before and after, and write theta.npz
-    and spiral_fit.png to --out (θ first); on Ctrl-C, save the parameters reached (`save_interrupted`)."""
+    and spiral_fit.png to --out together (`files.write_together`); on Ctrl-C or a termination signal,
+    save the parameters reached (`save_interrupted`). If another run filled --out meanwhile, its files
+    are kept and this run's go to free names beside them (`save_beside`)."""
     parameters, figure = (os.path.join(args.out, name) for name in OUTPUTS)
     check_outputs([parameters, figure], args.force)
+    figures.load_matplotlib()
     try:
         train.check_settings(train.N_OBSERVATIONS, args.window, args.batch)
     except ValueError as err:
@@ -83,15 +86,35 @@ def run(args):
     try:
         result = train.fit(**{name: getattr(args, name) for name in FIT})
     except train.Interrupted as stop:
-        raise KeyboardInterrupt(save_interrupted(stop, args.out)) from None
+        line = save_interrupted(stop, args.out)
+        raise (Terminated(line, stop.cause.signum) if isinstance(stop.cause, Terminated) else
+               KeyboardInterrupt(line)) from None
     before, after = result.checkpoints[0][1], result.checkpoints[-1][1]
     print(f"trajectory loss {before:.3e} -> {after:.3e} ({before / after:.1f}x lower) "
-          f"in {result.seconds:.1f} s")
+          f"in {result.seconds:.1f} s", flush=True)
     os.makedirs(args.out, exist_ok=True)
-    train.save_parameters(parameters, result.theta)
-    figures.draw_and_save(lambda: figures.draw_fit(result), figure)
+    writers = {parameters: train.parameters_writer(result.theta),
+               figure: figures.png_writer(lambda: figures.draw_fit(result))}
+    try:
+        write_together(writers, replace=args.force)
+    except OutputTaken as taken:
+        raise UsageError(save_beside(taken, writers)) from None
     print(f"wrote {figure} and {parameters}")
     return 0
+
+
+def save_beside(taken, writers):
+    """Write the outputs of {path: write} to free names beside their paths (another run took some of
+    the paths, `taken`: a `files.OutputTaken`); returns the line that says which run lost and where
+    its results are."""
+    while True:
+        free = dict(zip(unused_paths(list(writers)), writers.values()))
+        try:
+            write_together(free, replace=False)
+            break
+        except OutputTaken:
+            continue
+    return f"{taken}; this run's results went to {' and '.join(free)} instead"
 
 
 def save_interrupted(stop, out):
@@ -100,6 +123,11 @@ def save_interrupted(stop, out):
     if stop.iterations == 0:
         return f"{stop}; nothing saved"
     os.makedirs(out, exist_ok=True)
-    path = unused_path(os.path.join(out, INTERRUPTED))
-    train.save_parameters(path, stop.theta)
+    while True:
+        path = unused_path(os.path.join(out, INTERRUPTED))
+        try:
+            train.save_parameters(path, stop.theta, replace=False)
+            break
+        except OutputTaken:
+            continue
     return f"{stop}; saved the parameters reached to {path} (continue with --load {path})"
