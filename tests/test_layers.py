@@ -24,7 +24,7 @@ LAYERS = {
     "diagnostics": ("diagnostics/check", "diagnostics/equations", "diagnostics/bench"),
     "problems": ("problems/problem", "problems/models", "problems/zoo"),
     "reading path": ("api", "methods", "adjoint", "discrete_adjoint", "sensitivity", "finite_differences",
-                     "running_cost", "lagrangian", "dopri5"),
+                     "running_cost", "lagrangian", "dopri5", "reversible"),
     "plumbing": ("_impl/memory", "_impl/fast_vjp", "_impl/drift", "_impl/checkpoints"),
     "solvers": ("rk4", "tableau", "adaptive"),
     "base": ("_impl/tree", "_impl/validate", "_impl/metrics", "_impl/files"),
