@@ -21,7 +21,7 @@ LAYERS = {
     "command line": ("__main__", "cli/"),
     "exercises": ("exercises/",),
     "package": ("__init__",),
-    "diagnostics": ("diagnostics/check", "diagnostics/equations", "diagnostics/bench"),
+    "diagnostics": ("diagnostics/check", "diagnostics/equations", "diagnostics/bench", "diagnostics/compare"),
     "problems": ("problems/problem", "problems/models", "problems/zoo"),
     "reading path": ("api", "methods", "adjoint", "discrete_adjoint", "sensitivity", "finite_differences",
                      "running_cost", "lagrangian", "dopri5", "reversible"),

@@ -85,6 +85,46 @@ def test_forward_then_inverse_returns_z0_over_ten_thousand_steps():
     assert np.linalg.norm(state[0] - z0) < 5e-14 and np.linalg.norm(state[1] - z0) < 5e-14
 
 
+def test_the_inverse_is_the_step_with_minus_h():
+    # (RH2) is (RH1) run from t' back to t with step −h: the method is symmetric in time
+    z, z_hat, theta, t, h = np.array([0.3, -0.8]), np.array([0.31, -0.79]), 1.7, 0.2, 0.05
+    after = reversible.step(pendulum, z, z_hat, pendulum(z_hat, theta, t), theta, t + h, h)
+    back = reversible.inverse_step(pendulum, *after, theta, t, h)
+    assert all(np.array_equal(a, b) for a, b in zip(back, reversible.step(pendulum, *after, theta, t, -h)))
+    assert np.allclose(back[0], z, rtol=0, atol=1e-15) and np.allclose(back[1], z_hat, rtol=0, atol=1e-15)
+
+
+def test_the_multipliers_of_the_derivation_give_the_package_gradient():
+    # (RH4)–(RH5) of derivation/README.md written out with full Jacobians, on the stored forward states,
+    # against the package's adjoint (which rebuilds the states by (RH2) and uses one VJP per step)
+    from autograd import jacobian
+
+    def f(z, theta, t):
+        return anp.tanh(anp.dot(theta[:4].reshape(2, 2), z) + theta[4:] * t)
+
+    theta, z0, (t0, t1), n = np.array([0.3, -1.1, 0.8, 0.2, 0.5, -0.4]), np.array([0.7, -0.2]), (0.1, 0.9), 6
+    h = (t1 - t0) / n
+    times = t0 + h * np.arange(n + 1)
+    times[-1] = t1
+    states = [(z0, z0, f(z0, theta, t0))]
+    for k in range(n):
+        states.append(reversible.step(f, *states[-1], theta, times[k + 1], h))
+    z_hat = [state[1] for state in states]
+    J = [jacobian(f, 0)(z_hat[k], theta, times[k]) for k in range(n + 1)]
+    f_theta = [jacobian(f, 1)(z_hat[k], theta, times[k]) for k in range(n + 1)]
+    lam, alpha = {n: states[n][0], n + 1: np.zeros(2)}, {n + 1: np.zeros(2)}  # L = ½‖z_n‖²: ∂L/∂z_n = z_n
+    beta = {}
+    for k in range(n, 0, -1):
+        beta[k] = h / 2 * (lam[k] + lam.get(k + 1, 0)) + h * alpha[k + 1]
+        alpha[k] = beta[k] @ J[k] - alpha[k + 1]
+        lam[k - 1] = lam[k] + 2 * alpha[k]
+    beta[0] = h / 2 * lam[1] + h * alpha[1]
+    dL_dtheta = sum(beta[k] @ f_theta[k] for k in range(n + 1))
+    dL_dz0 = lam[1] + alpha[1] + beta[0] @ J[0]
+    g = ar.gradients(lambda zs: 0.5 * anp.sum(zs[-1] ** 2), f, z0, theta, [t0, t1], n, "adjoint", solver=SOLVER)
+    assert relative(g.theta, dL_dtheta) < 1e-13 and relative(g.z0, dL_dz0) < 1e-13  # observed ≤ 2e-16
+
+
 ROTATION = np.array([[0.0, 1.0], [-4.0, 0.0]])  # eigenvalues ±2i: inside the stable segment for h < 1/2
 
 
