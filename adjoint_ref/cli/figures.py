@@ -627,14 +627,14 @@ def gradient_pareto(quick):
     fig = _new_figure(13, 8)
     axes = fig.subplots(2, len(compare.PROBLEMS), squeeze=False)
     for column, problem in enumerate(compare.PROBLEMS):
-        for way in compare.WAYS:
+        for colour, way in enumerate(compare.WAYS):  # a way keeps its colour where another has no points
             mine = [row for row in rows if row.problem == problem and row.way == way]
             if not mine:
                 continue
             errors = np.minimum([row.error for row in mine], NO_DIGIT)
             for ax, x in ((axes[0, column], [row.seconds * 1e3 for row in mine]),
                           (axes[1, column], [row.peak_bytes / 1024 for row in mine])):
-                ax.loglog(x, errors, marker=PARETO_MARKERS[way], mfc="none", label=way)
+                ax.loglog(x, errors, marker=PARETO_MARKERS[way], mfc="none", color=f"C{colour}", label=way)
         axes[0, column].set_title(f"{problem}\n{_failures(compare.measure(quick), problem)}", fontsize=10)
         axes[0, column].set_xlabel("CPU ms per gradient")
         axes[1, column].set_xlabel("peak memory, KiB (tracemalloc)")

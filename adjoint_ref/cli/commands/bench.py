@@ -64,7 +64,8 @@ def run(args):
     what = "the default problem on [0, 1]" if chosen is None else f"{label(args.problem)} ({len(p.ts)} times)"
     print(f"\none gradient of {what} (z0 {p.z0.shape}, {ravel_tree(p.theta).size} parameters) per method and "
           f"number of RK4 steps per interval; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
-          f"({', '.join(str(auto_checkpoints(n)) for n in sizes)}). ms/grad: CPU time; ×fwd: that over one "
+          f"({', '.join(str(auto_checkpoints(n)) for n in sizes)}); reversible_heun = the adjoint of "
+          f"solver='reversible_heun' (order 2, one f per step, the states rebuilt by inverting its steps). ms/grad: CPU time; ×fwd: that over one "
           f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
           f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
     with Progress(args.quiet) as progress:
