@@ -45,6 +45,17 @@ def print_stages(problem, quick):
         print(f"  {name:<60}{seconds * 1e6:>9.1f} µs")
 
 
+def measured_table(measure, header, format_row, quiet):
+    """Call measure(progress) under a progress line (unless quiet), print `header` and one line per
+    row (format_row(row)), and return the rows."""
+    with Progress(quiet) as progress:
+        rows = measure(progress)
+    print(header)
+    for row in rows:
+        print(format_row(row))
+    return rows
+
+
 def run(args):
     """Print the stage profile, then (unless --stages) the benchmark table and its ratios, and with --out
     draw its figure."""
@@ -65,14 +76,11 @@ def run(args):
     print(f"\none gradient of {what} (z0 {p.z0.shape}, {ravel_tree(p.theta).size} parameters) per method and "
           f"number of RK4 steps per interval; checkpointed = adjoint with ⌈√steps⌉ checkpoints "
           f"({', '.join(str(auto_checkpoints(n)) for n in sizes)}); reversible_heun = the adjoint of "
-          f"solver='reversible_heun' (order 2, one f per step, the states rebuilt by inverting its steps). ms/grad: CPU time; ×fwd: that over one "
-          f"forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
+          f"solver='reversible_heun' (order 2, one f per step, the states rebuilt by inverting its steps). "
+          f"ms/grad: CPU time; ×fwd: that over one forward solve; peak KiB: tracemalloc; VJPs: f evaluations reversed by autograd (/step: per RK4 "
           f"step); rel.err: against the discrete adjoint at {2 * sizes[-1]} steps.\n", flush=True)
-    with Progress(args.quiet) as progress:
-        rows = bench.measure(args.quick, chosen, progress)
-    print(bench.HEADER)
-    for row in rows:
-        print(bench.format_row(row))
+    rows = measured_table(lambda progress: bench.measure(args.quick, chosen, progress), bench.HEADER,
+                          bench.format_row, args.quiet)
     print("\n" + "\n".join(bench.ratio_lines(rows, sizes)))
     print("\nthe same gradient with adaptive Dormand–Prince steps (rtol = atol; steps accepted/rejected and f "
           "evaluations of the forward pass and of the adjoint's backward pass, each backward evaluation with "
@@ -98,11 +106,8 @@ def run_compare(args):
           f"all evaluations of f, with or without a VJP; rel.err of (dL/dz0, dL/dθ, dL/dts) against the discrete "
           f"adjoint at {compare.REFERENCE_STEPS[args.quick]} RK4 steps per interval. Times come from one run on a "
           f"shared machine: compare them within this run only.\n", flush=True)
-    with Progress(args.quiet) as progress:
-        rows = compare.measure(args.quick, progress)
-    print(compare.HEADER)
-    for row in rows:
-        print(compare.format_row(row))
+    measured_table(lambda progress: compare.measure(args.quick, progress), compare.HEADER, compare.format_row,
+                   args.quiet)
     print("\nforward sensitivities against the adjoint on the MLP (one interval [0, 1], 20 RK4 steps), as the "
           "parameters (hidden units) and the state (batch × dimension) grow; ratio = forward sensitivity time / "
           "adjoint time, measured side by side:\n", flush=True)
