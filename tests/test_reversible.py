@@ -185,21 +185,28 @@ def test_lorenz_over_two_time_units_blows_up():
 
 
 def adjoint_peak(n_steps):
+    # the smaller of two runs: a one-time allocation elsewhere in the process (a cache filling up, say)
+    # can land in either, but not in both
     theta, z0 = ROTATION * 0.1, np.array([0.4, 1.0])
     zs, pullback = reversible.adjoint(linear, z0, theta, np.array([0.0, 1.0]), n_steps)
-    tracemalloc.start()
-    try:
-        pullback(np.ones_like(zs))
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peaks = []
+    for _ in range(2):
+        tracemalloc.start()
+        try:
+            pullback(np.ones_like(zs))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    return min(peaks)
 
 
 def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
-    # peak bytes of the backward pass at 500 steps over those at 50 (observed 12320 / 12288; storing the
-    # states would add ~500 × 3 arrays). 500, not 10⁴: tracemalloc slows each make_vjp down; `adjoint-ref
-    # bench` measures the same ratio from 100 to 10⁴ steps (row reversible_heun).
-    assert adjoint_peak(500) < 1.5 * adjoint_peak(50)
+    # Extra peak bytes of the backward pass per extra step, from 50 to 500 steps: observed 0 to 64 bytes in
+    # all (12288 → 12320), with a few KiB of noise either way from allocations elsewhere in the process;
+    # keeping each rebuilt state (z, ẑ, F) would cost about 400 bytes per step. 500, not 10⁴: tracemalloc
+    # slows each make_vjp down; `adjoint-ref bench` measures 100 → 10⁴ steps (row reversible_heun).
+    small, large = adjoint_peak(50), adjoint_peak(500)
+    assert (large - small) / 450 < 100, (small, large)
 
 
 @pytest.mark.parametrize("options, message", [
