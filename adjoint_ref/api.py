@@ -12,10 +12,10 @@ from autograd.builtins import dict as ag_dict, list as ag_list, tuple as ag_tupl
 from autograd.extend import defjvp_argnums, defvjp_argnums, primitive
 from autograd.tracer import getval
 
-from . import running_cost
+from . import reversible, running_cost
 from ._impl import validate
 from ._impl.memory import check_backprop_memory
-from .methods import DOPRI5_METHODS, METHODS, SOLVERS, adaptive_forward
+from .methods import DOPRI5_METHODS, METHODS, REVERSIBLE_METHODS, SOLVERS, adaptive_forward
 from .rk4 import integrate
 from ._impl.tree import unravel_like
 
@@ -49,8 +49,8 @@ OTHER_LIBRARIES = {
               "atol), as torchdiffeq's method= chooses one; gradient='adjoint' or 'backprop' chooses how "
               "autograd differentiates it",
 }
-SOLVER_NAMES = ("rk4", "dopri5", "dopri8", "bosh3", "euler", "midpoint", "heun", "adaptive_heun", "fehlberg2",
-                "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver", "tsit5", "kvaerno5", "ralston")
+SOLVER_NAMES = ("rk4", "dopri5", "reversible_heun", "dopri8", "bosh3", "euler", "midpoint", "heun", "adaptive_heun",
+                "fehlberg2", "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver", "tsit5", "kvaerno5", "ralston")
 
 
 def refuse_other_libraries(function, keywords):
@@ -109,6 +109,8 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
                                             adjoint_atol=adjoint_atol, seminorm=seminorm)
     if gradient == "backprop" and solver == "dopri5":
         return adaptive_forward(f, z0, theta, ts, grid, stats)[0]
+    if gradient == "backprop" and solver == "reversible_heun":
+        return reversible.integrate(f, z0, theta, ts, grid)
     if gradient == "backprop":
         if validate.is_traced(z0, theta, ts):
             check_backprop_memory(f, z0, theta, ts, grid)
@@ -140,12 +142,26 @@ def _solver_settings(solver, method, name, n_steps, checkpoints, stats, running_
                 raise ValueError(f"{key} applies to solver='dopri5' only; solver='rk4' takes n_steps")
         n_steps = validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps)
         return METHODS, n_steps, {} if checkpoints is None else {"checkpoints": checkpoints}
+    if solver == "reversible_heun":
+        return _reversible_settings(method, name, n_steps, checkpoints, stats, running_loss, adaptive)
     for key, value in (("n_steps", n_steps), ("checkpoints", checkpoints), ("running_loss", running_loss)):
         if value is not None:
             raise ValueError(f"{key} applies to solver='rk4' only, not to solver='dopri5' (which chooses its "
                              "own steps from rtol and atol)")
     validate.choice(method, tuple(DOPRI5_METHODS), f"{name} (with solver='dopri5')")
     return DOPRI5_METHODS, validate.tolerances(method, **adaptive), {"stats": stats}
+
+
+def _reversible_settings(method, name, n_steps, checkpoints, stats, running_loss, adaptive):
+    """(REVERSIBLE_METHODS, n_steps, no options) for solver="reversible_heun": fixed steps like RK4, and
+    none of the other solvers' options (it needs no checkpoints: its adjoint undoes the steps)."""
+    refused = dict(adaptive, stats=stats, checkpoints=checkpoints, running_loss=running_loss)
+    for key, value in refused.items():
+        if value is not None and value is not False:
+            raise ValueError(f"{key} is not supported with solver='reversible_heun', which takes n_steps "
+                             f"(and {name}='adjoint', 'backprop' or 'finite_differences')")
+    validate.choice(method, tuple(REVERSIBLE_METHODS), f"{name} (with solver='reversible_heun')")
+    return REVERSIBLE_METHODS, validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps), {}
 
 
 def _traceable(theta):
@@ -228,6 +244,10 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     accepted steps, their sizes held fixed) and "finite_differences" (of the accepted steps replayed);
     see `dopri5`. stats, a dict, then receives the accepted and rejected steps and f evaluations of
     the "forward" and (adjoint) "backward" solves. checkpoints and running_loss apply to solver="rk4".
+    solver="reversible_heun" takes n_steps equal reversible Heun steps per interval (order 2, `reversible`)
+    with methods "adjoint" (the discrete adjoint of its steps, undone one by one: the exact gradient of
+    its zs in memory independent of n_steps), "backprop" and "finite_differences"; it is stable only
+    for oscillatory dynamics (eigenvalues h·c on [−i, i]) and diverges on strongly decaying modes.
     Keyword arguments of other libraries (step_size=, options=, ...) and solver names as method
     (method="rk4") get an error naming the equivalent here.
     """

@@ -1,4 +1,5 @@
-"""The gradient methods, in one table per solver: `METHODS` (RK4) and `DOPRI5_METHODS` (adaptive).
+"""The gradient methods, in one table per solver: `METHODS` (RK4), `DOPRI5_METHODS` (adaptive) and
+`REVERSIBLE_METHODS` (reversible Heun, `reversible`).
 
 Every method has the same signature, that of autograd's `make_vjp`:
 
@@ -35,7 +36,7 @@ import functools
 import numpy as np
 from autograd import make_vjp
 
-from . import adaptive, adjoint, discrete_adjoint, finite_differences, rk4, sensitivity
+from . import adaptive, adjoint, discrete_adjoint, finite_differences, reversible, rk4, sensitivity
 from ._impl.memory import check_backprop_memory
 from ._impl.tree import ravel_tree
 
@@ -91,7 +92,7 @@ def adaptive_adjoint(f, z0, theta, ts, tol, stats=None):
 
 def adaptive_backprop(f, z0, theta, ts, tol, stats=None):
     """The gradient method "backprop" with dopri5: autograd records the adaptive forward solve and
-    reverses its accepted controller, with their sizes held fixed (module docstring)."""
+    reverses its accepted steps, with their sizes held fixed (module docstring)."""
     controller = adaptive.Adaptive(tol.rtol, tol.atol)
     zs, pullback = recorded(adaptive.adaptive_integrate, f, z0, theta, ts, controller)
     _report(stats, "forward", controller)
@@ -100,7 +101,7 @@ def adaptive_backprop(f, z0, theta, ts, tol, stats=None):
 
 def adaptive_finite_differences(f, z0, theta, ts, tol, stats=None):
     """The gradient method "finite_differences" with dopri5: central differences of the forward solve
-    with its accepted controller replayed (module docstring); 2 replays per entry of z0, θ and ts."""
+    with its accepted steps replayed (module docstring); 2 replays per entry of z0, θ and ts."""
     zs, controller = adaptive_forward(f, z0, theta, ts, tol, stats)
 
     def replay(z0, theta, ts):
@@ -111,4 +112,33 @@ def adaptive_finite_differences(f, z0, theta, ts, tol, stats=None):
 
 DOPRI5_METHODS = {"adjoint": adaptive_adjoint, "backprop": adaptive_backprop,
                   "finite_differences": adaptive_finite_differences}
-SOLVERS = {"rk4": METHODS, "dopri5": DOPRI5_METHODS}  # each solver's table of gradient methods
+def reversible_adjoint(f, z0, theta, ts, n_steps):
+    """The gradient method "adjoint" with reversible Heun: the forward pass (RH1) of `reversible`, keeping only zs and
+    the final state, and `reversible.adjoint_gradients`."""
+    zs, final = reversible.solve(f, z0, theta, ts, n_steps)
+    return zs, lambda dL_dzs: reversible.adjoint_gradients(f, zs, final, theta, ts, n_steps, dL_dzs)
+
+
+def reversible_backprop(f, z0, theta, ts, n_steps):
+    """The gradient method "backprop" with reversible Heun: autograd records the steps (RH1) and reverses
+    them (memory grows with n_steps; guarded by `memory.check_backprop_memory`, whose estimate for an RK4
+    step, four evaluations of f, is an upper bound for this one-evaluation step)."""
+    check_backprop_memory(f, z0, theta, ts, n_steps)
+    return recorded(reversible.integrate, f, z0, theta, ts, n_steps)
+
+
+def reversible_finite_differences(f, z0, theta, ts, n_steps):
+    """The gradient method "finite_differences" with reversible Heun: central differences of the forward
+    pass (`finite_differences.pullback_of`)."""
+    def forward(z0, theta, ts):
+        return reversible.integrate(f, z0, theta, ts, n_steps)
+
+    return forward(z0, theta, ts), finite_differences.pullback_of(forward, z0, theta, ts)
+
+
+REVERSIBLE_METHODS = {"adjoint": reversible_adjoint, "backprop": reversible_backprop,
+                      "finite_differences": reversible_finite_differences}
+
+
+SOLVERS = {"rk4": METHODS, "dopri5": DOPRI5_METHODS,  # each solver's table of gradient methods
+           "reversible_heun": REVERSIBLE_METHODS}

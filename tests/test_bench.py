@@ -94,3 +94,20 @@ def test_bench_quick_leaves_the_gallery_alone(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--quick"]) == 0
     assert not (tmp_path / "figures").exists()
+
+
+def test_bench_compare_quick_prints_every_way_on_every_problem_and_draws_the_figure(capsys, tmp_path):
+    from adjoint_ref.diagnostics import compare
+
+    assert main(["bench", "--compare", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {(line[:12].strip(), line[12:33].strip()) for line in out.splitlines() if line[:12].strip() in compare.PROBLEMS}
+    assert rows == {(problem, way) for problem in compare.PROBLEMS for way in compare.WAYS}
+    for word in ("ms/grad", "peak KiB", "f evals", "rel.err", "no correct digit", "fails: ", "state size", "ratio"):
+        assert word in out, word
+    assert (tmp_path / "gradient_pareto.png").stat().st_size > 0
+
+
+def test_bench_compare_refuses_a_problem_in_one_line(capsys):
+    assert main(["bench", "--compare", "--problem", "lorenz"]) == 2
+    assert "--compare runs its own problems" in capsys.readouterr().err

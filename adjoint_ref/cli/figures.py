@@ -8,6 +8,7 @@ default style and fixed metadata, so the same code gives the same image.
 """
 import contextlib
 import os
+import textwrap
 import time
 import warnings
 from collections import namedtuple
@@ -19,6 +20,7 @@ from ..diagnostics import equations
 from .. import lagrangian as lg
 from ..adjoint import AdjointDriftWarning, adjoint_gradients
 from ..api import gradients, odeint
+from ..diagnostics import compare
 from ..diagnostics.bench import ADAPTIVE_LABELS, BUDGET, gradient_vector, measure, measure_adaptive
 from .._impl.files import OutputTaken, write_atomically
 from .._impl.metrics import relative_difference
@@ -702,4 +704,53 @@ def dopri5_tolerance(quick):
         axis.grid(True, which="major", alpha=0.3)
         axis.legend(fontsize=8)
     fig.suptitle("default MLP problem on [0, 4], 5 observation times, solver=\"dopri5\"", fontsize=11)
+    return fig
+
+
+PARETO_MARKERS = dict(zip(compare.WAYS, "osD^vPX"))
+NO_DIGIT = 1.0  # gradient_pareto.png draws errors of 1 and more (no correct digit) at this value
+
+
+def _failures(rows, problem):
+    """'fails: …; no correct digit: …' naming the ways that failed on `problem`, or at some setting gave
+    no correct digit (drawn in the grey band, where their points may hide one another)."""
+    mine = [row for row in rows if row.problem == problem]
+    failed = [way for way in compare.WAYS if any(r.way == way and r.seconds is None for r in mine)]
+    wrong = [way for way in compare.WAYS if any(r.way == way and r.note == "no correct digit" for r in mine)]
+    parts = [f"{what}: {', '.join(ways)}" for what, ways in (("fails", failed), ("no correct digit", wrong)) if ways]
+    return "\n".join(textwrap.fill(part, 48) for part in parts) or "every way converges"
+
+
+@figure("gradient_pareto.png",
+        "Every way to the gradient on the zoo's mlp, lorenz and contracting problems: relative error against the "
+        "exact gradient versus CPU time (top) and peak memory (bottom), one point per setting, as measured by "
+        "`adjoint-ref bench --compare`; down and to the left is better")
+def gradient_pareto(quick):
+    """Error against time and against peak memory, per problem and way, from `compare.measure`."""
+    from matplotlib.ticker import NullFormatter
+
+    rows = [row for row in compare.measure(quick) if row.seconds is not None]
+    fig = _new_figure(13, 8)
+    axes = fig.subplots(2, len(compare.PROBLEMS), squeeze=False)
+    for column, problem in enumerate(compare.PROBLEMS):
+        for colour, way in enumerate(compare.WAYS):  # a way keeps its colour where another has no points
+            mine = [row for row in rows if row.problem == problem and row.way == way]
+            if not mine:
+                continue
+            errors = np.minimum([row.error for row in mine], NO_DIGIT)
+            for ax, x in ((axes[0, column], [row.seconds * 1e3 for row in mine]),
+                          (axes[1, column], [row.peak_bytes / 1024 for row in mine])):
+                ax.loglog(x, errors, marker=PARETO_MARKERS[way], mfc="none", color=f"C{colour}", label=way)
+        axes[0, column].set_title(f"{problem}\n{_failures(compare.measure(quick), problem)}", fontsize=10)
+        axes[0, column].set_xlabel("CPU ms per gradient")
+        axes[1, column].set_xlabel("peak memory, KiB (tracemalloc)")
+        for ax in axes[:, column]:
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.axhspan(NO_DIGIT, 3 * NO_DIGIT, color="0.85", zorder=0)
+            ax.set_ylim(top=3 * NO_DIGIT)
+            ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("relative error of the gradient\n(grey band: no correct digit)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
     return fig

@@ -9,6 +9,8 @@ and of VJPs of f (evaluations that autograd records to reverse: in the adjoints 
 `fast_vjp.vjp_of` replays at every later stage, in backprop the single make_vjp over the whole solve);
 and the relative error of (dL/dz0, dL/dθ, dL/dts) against the discrete adjoint on a grid twice as fine
 as the finest.
+The row "reversible_heun" is the adjoint of solver="reversible_heun" at n_steps of its steps (order 2,
+one f each), whose memory, like the adjoint's, does not grow with n_steps.
 """
 import functools
 import time
@@ -33,7 +35,7 @@ QUICK_SIZES = (10, 100)
 # not named here) are skipped at a size where the previous size's time, scaled by the step ratio,
 # exceeds this many CPU seconds per gradient.
 BUDGET = {False: 5.0, True: 0.3}
-ALWAYS = ("adjoint", "checkpointed", "discrete_adjoint", "backprop")
+ALWAYS = ("adjoint", "checkpointed", "discrete_adjoint", "backprop", "reversible_heun")
 
 Row = namedtuple("Row", ["method", "n_steps", "seconds", "forward_seconds", "peak_bytes", "f_evals", "vjps", "error",
                          "intervals"], defaults=(1,))
@@ -65,17 +67,19 @@ def bench_problem():
 
 
 def method_settings(label, n_steps):
-    """(api method, checkpoints) for a row label; "checkpointed" is the adjoint with `auto_checkpoints`."""
+    """The keyword arguments of `gradients` for a row label: "checkpointed" is the adjoint with
+    `auto_checkpoints`, "reversible_heun" the adjoint of solver="reversible_heun" (n_steps of its steps)."""
     if label == "checkpointed":
-        return "adjoint", auto_checkpoints(n_steps)
-    return label, None
+        return {"method": "adjoint", "checkpoints": auto_checkpoints(n_steps)}
+    if label == "reversible_heun":
+        return {"method": "adjoint", "solver": "reversible_heun"}
+    return {"method": label}
 
 
 def gradient_call(problem, f, n_steps, label):
     """A zero-argument callable computing the gradients of `problem` (with dynamics f) by `label`."""
-    method, checkpoints = method_settings(label, n_steps)
-    p = problem
-    return lambda: gradients(p.loss, f, p.z0, p.theta, p.ts, n_steps, method, checkpoints=checkpoints)
+    p, options = problem, method_settings(label, n_steps)
+    return lambda: gradients(p.loss, f, p.z0, p.theta, p.ts, n_steps, **options)
 
 
 def cpu_seconds(calls, number, rounds):
@@ -160,8 +164,7 @@ def measure(quick, problem=None, progress=None):
 def _measure(quick, problem, progress):
     p = problem or bench_problem()
     sizes = QUICK_SIZES if quick else SIZES
-    labels = ("adjoint", "checkpointed", "discrete_adjoint", "backprop") + \
-        tuple(m for m in METHODS if m not in ALWAYS)
+    labels = ALWAYS + tuple(m for m in METHODS if m not in ALWAYS)
     report = progress or (lambda done, total, label: None)
     total = 1 + len(sizes) * len(labels)
     report(0, total, f"reference: discrete adjoint at {2 * sizes[-1]} steps")
