@@ -85,7 +85,7 @@ def forward_states(f, z_back, theta, t, rows, grid, intervals):
         after_t_i, after_t_before = rows[intervals - i], rows[intervals - i + 1]
         z_start, t_start = z_back[after_t_before], t[after_t_before]  # the stored z(t_{i−1})
         inside = slice(after_t_i + 1, after_t_before - 1)  # the steps' rows, not their arrival at t_{i−1}
-        if not adaptive_steps:
+        if not adaptive_steps and steps[i - 1] > 1:
             z_forward[inside] = step_states(f, z_start, theta, t_start, t[after_t_i], steps[i - 1])[-2:0:-1]
         elif inside.stop > inside.start:
             times = np.concatenate([[t_start], t[inside][::-1]])

@@ -40,6 +40,8 @@ def test_step_size_takes_the_ceiling_of_each_interval_over_h_and_not_with_n_step
     assert np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.1), ar.odeint(f, Z0, THETA, TS, n_steps=5))
     assert np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.12), ar.odeint(f, Z0, THETA, TS, n_steps=5))
     assert not np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.099), ar.odeint(f, Z0, THETA, TS, n_steps=5))
+    ts = np.array([0.0, 0.1 + 0.2])  # (0.1 + 0.2) / 0.1 = 3.0000000000000004 in floats: 3 steps, not 4
+    assert np.array_equal(ar.odeint(f, Z0, THETA, ts, step_size=0.1), ar.odeint(f, Z0, THETA, ts, n_steps=3))
     with pytest.raises(ValueError, match="give n_steps .* or step_size .*, not both"):
         ar.gradients(loss, f, Z0, THETA, TS, n_steps=5, step_size=0.1)
     with pytest.raises(ValueError, match="step_size must be a positive, finite number, got -0.1"):
