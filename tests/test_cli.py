@@ -12,7 +12,7 @@ def test_check_is_the_default_and_passes(capsys):
     assert main(["--steps", "10", "--repeat", "1", "--hidden", "6"]) == 0
     out = capsys.readouterr().out
     for word in ("backprop (reference)", "discrete_adjoint", "checkpointed", "forward_sensitivity", "dL/dz0",
-                 "dL/dθ", "dL/dts", "time/grad", "finite_differences", "adjoint drift", "verdict (agree)"):
+                 "dL/dθ", "dL/dts", "time/grad", "f evals", "finite_differences", "adjoint drift", "verdict (agree)"):
         assert word in out
     assert "FAIL" not in out
 
@@ -23,7 +23,22 @@ def test_check_fails_when_the_tolerance_is_below_the_h4_gap(capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad", [["--steps", "0"], ["--t1", "-1"], ["--batch", "-2"], ["--tol", "0"]])
+def test_check_counts_f_and_takes_a_step_size(capsys):
+    # on [0, 1] with 5 times: --step-size 0.1 is ⌈0.25 / 0.1⌉ = 3 steps per interval, 12 in all; backprop
+    # evaluates f 4 times per step, plus the memory guard's 4 (one recorded step); the adjoint 4 forwards and
+    # 4 backwards per step, plus dz/dt at the 5 observation times
+    assert main(["check", "--step-size", "0.1", "--hidden", "3", "--methods", "backprop,adjoint", "--tol", "1e-4",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3, 3, 3, 3 RK4 steps per observation interval (12 in all)" in out
+    rows = [line.split() for line in out.splitlines() if " ms " in line]
+    assert [(row[0], row[-1]) for row in rows] == [("backprop", "52"), ("adjoint", "101")]
+    assert main(["check", "--step-size", "1e-12", "--quiet"]) == 2
+    assert "--step-size 1e-12: step_size=1e-12 would take more than 1e9 RK4 steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [["--steps", "0"], ["--t1", "-1"], ["--batch", "-2"], ["--tol", "0"],
+                                 ["--step-size", "0"], ["--step-size", "0.1", "--steps", "3"]])
 def test_bad_option_is_rejected(bad, capsys):
     with pytest.raises(SystemExit) as info:
         main(["check"] + bad)
