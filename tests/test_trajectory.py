@@ -78,6 +78,9 @@ def test_equal_steps_per_interval_are_one_n_steps(method):
     each = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, (3, 3, 3, 3), method)
     by_size = ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, method=method, step_size=0.25 / 3)
     assert np.array_equal(ravel_tree(one), ravel_tree(each)) and np.array_equal(ravel_tree(one), ravel_tree(by_size))
+    cost = {"running_loss": lambda z, theta, t: 0.5 * anp.sum(z ** 2)}
+    one, each = (ar.gradients(p.loss, p.f, p.z0, p.theta, p.ts, steps, method, **cost) for steps in (2, [2, 2, 2, 2]))
+    assert np.array_equal(ravel_tree(one), ravel_tree(each))
 
 
 def test_per_interval_steps_converge_at_order_4_on_irregular_times():
