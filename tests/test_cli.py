@@ -73,3 +73,15 @@ def test_version_is_the_package_version_and_not_passed_to_check(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"adjoint-ref {adjoint_ref.__version__}\n"
+
+
+def test_equations_refuses_a_step_size_that_gives_the_intervals_different_counts(tmp_path, capsys):
+    # its arrays hold one RK4 grid per interval: on times 0, 0.2, 1.5, 2 a step of 0.1 gives 2, 13, 5 steps,
+    # even and at least 4: 4, 14, 6
+    model = tmp_path / "irregular.py"
+    model.write_text("import autograd.numpy as anp\nimport numpy as np\nimport adjoint_ref as ar\n\n"
+                     "def f(z, theta, t):\n    return -theta * z\n\n"
+                     "def problem():\n    return ar.Problem(f, np.array([1.0]), np.array(0.5), "
+                     "np.array([0.0, 0.2, 1.5, 2.0]), lambda zs: anp.sum(zs ** 2))\n")
+    assert main(["equations", "--problem", f"{model}:problem", "--step-size", "0.1", "--quiet"]) == 2
+    assert "--step-size 0.1 gives the observation intervals different step counts (4, 6, 14)" in capsys.readouterr().err
