@@ -30,7 +30,7 @@ from ._impl import tree
 from ._impl.drift import AdjointDriftWarning  # noqa: F401 (adjoint_ref.adjoint.AdjointDriftWarning, as before)
 from ._impl.fast_vjp import vjp_of
 from ._impl.validate import Tolerances, add_note, check_finite_state
-from .rk4 import integrate, rk4_step
+from .rk4 import integrate, interval_steps, rk4_step
 
 
 def unpack(s, z_shape):
@@ -117,11 +117,13 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
     """
     if checkpoints == "auto":  # the plain pass, and if z drifted the checkpointed one
         return checkpointing.plain_then_checkpointed(functools.partial(
-            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, running_loss=running_loss, trace=trace), n_steps)
+            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, running_loss=running_loss, trace=trace, stats=stats),
+            max(interval_steps(n_steps, len(ts) - 1)), stats)
     shape, drifts, jumps = zs[0].shape, [], []  # jumps: the rows of the trace after λ's jumps
     ds_dt = augmented_dynamics(f, shape, running_loss)
     if isinstance(n_steps, Tolerances):  # dopri5: adaptive backward steps, their counts in stats
-        controller = backward_controller(n_steps, zs)
+        accepted = [] if trace else None  # (t, s) after every accepted step, for the trace
+        controller = backward_controller(n_steps, zs, accepted)
         ds_dt = adaptive.counting(ds_dt, controller.stats)
     rate_end = f(zs[-1], theta, ts[-1])  # dz/dt at t_N
     dL_dts = np.zeros(len(ts))
@@ -130,18 +132,22 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
         dL_dts[-1] += np.sum(running_loss(zs[-1], theta, ts[-1]))
     lam, a_theta, a_t = np.asarray(dL_dzs[-1], dtype=float), np.zeros(tree.size(theta)), -dL_dts[-1]
     states = [(ts[-1], pack(zs[-1], lam, a_theta, a_t))] if trace else None
+    steps = None if isinstance(n_steps, Tolerances) else interval_steps(n_steps, len(ts) - 1)
     for i in range(len(ts) - 1, 0, -1):
         s = pack(zs[i], lam, a_theta, a_t)  # z restarts from the stored forward z(t_i)
-        if isinstance(n_steps, Tolerances):  # across [t_{i−1}, t_i] by adaptive steps
+        if steps is None:  # across [t_{i−1}, t_i] by adaptive steps
             s, _ = adaptive.adaptive_interval(ds_dt, s, theta, ts[i], ts[i - 1], controller)
+            if trace:
+                states, accepted[:] = states + accepted, []
         elif checkpoints is not None:  # across by RK4 steps along z recomputed from checkpoints
             s, crossed = checkpointing.cross(functools.partial(augmented_dynamics, f, shape, running_loss),
-                                             f, theta, s, zs[i - 1], ts[i - 1], ts[i], n_steps, checkpoints, trace)
+                                             f, theta, s, zs[i - 1], ts[i - 1], ts[i], steps[i - 1], checkpoints,
+                                             trace)
             states = states + crossed if trace else None
-        else:  # across by n_steps RK4 steps backwards, z alongside λ
-            h = (ts[i - 1] - ts[i]) / n_steps
+        else:  # across by n_i RK4 steps backwards, z alongside λ
+            h = (ts[i - 1] - ts[i]) / steps[i - 1]
             with np.errstate(over="ignore", invalid="ignore"):
-                for k in range(n_steps):
+                for k in range(steps[i - 1]):
                     t = ts[i] + k * h
                     try:
                         s = rk4_step(ds_dt, s, theta, t, h)
@@ -156,7 +162,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
         needed = checkpoints is None or i - 1 > 0  # by the drift check or by dL/dt_{i−1}
         rate_start = f(zs[i - 1], theta, ts[i - 1]) if needed else None  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
-            drifts.append(check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end), n_steps))
+            drifts.append(check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end),
+                                      n_steps if steps is None else steps[i - 1]))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate_start)
             a_t = a_t - dL_dts[i - 1]
@@ -183,17 +190,26 @@ def check_drift(f, theta, zs, ts, i, z_back, rates, grid):
     return drifting.rk4_drift(f, theta, ((zs[i - 1], ts[i - 1]), (zs[i], ts[i])), rates, z_back, grid)
 
 
-def backward_controller(tol, zs):
+def backward_controller(tol, zs, accepted=None):
     """dopri5's step controller for the backward pass: the adjoint tolerances, the error measured on
-    [z, λ] only when tol.seminorm, and a stop as soon as the backward z blows up (`drift.blow_up_guard`)."""
+    [z, λ] only when tol.seminorm, and a stop as soon as the backward z blows up (`drift.blow_up_guard`);
+    (t, s) after every accepted step is appended to the list `accepted`, if given (for a trace)."""
     shape = zs[0].shape
+    guard = drifting.blow_up_guard(zs, lambda s: unpack(s, shape)[0])
+
+    def watch(s, t):
+        guard(s, t)
+        if accepted is not None:
+            accepted.append((t, s))
+
     return adaptive.Adaptive(tol.adjoint_rtol, tol.adjoint_atol, 2 * zs[0].size if tol.seminorm else None,
-                             "backward", watch=drifting.blow_up_guard(zs, lambda s: unpack(s, shape)[0]))
+                             "backward", watch=watch)
 
 
-def solve(f, z0, theta, ts, n_steps, checkpoints=None, trace=False):
+def solve(f, z0, theta, ts, n_steps, checkpoints=None, trace=False, stats=None):
     """The gradient method "adjoint": zs by RK4 (eq. 3) and a pullback ∂L/∂zs ↦ (dL/dz0, dL/dθ flat,
     dL/dts) that solves eqs. (11)–(12) backwards (`adjoint_gradients`; with trace=True a `Backward`)."""
     checkpointing.check_checkpoint_memory(z0, n_steps, checkpoints)
     zs = integrate(f, z0, theta, ts, n_steps)
-    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints, trace=trace)
+    return zs, functools.partial(adjoint_gradients, f, zs, theta, ts, n_steps, checkpoints=checkpoints, trace=trace,
+                                 stats=stats)

@@ -25,7 +25,7 @@ from autograd import make_jvp, make_vjp
 from ._impl import tree
 from ._impl.fast_vjp import vjp_of
 from ._impl.memory import check_stored_states
-from .rk4 import integrate, step_states
+from .rk4 import integrate, interval_steps, step_states
 from .tableau import RK4
 
 # Classical RK4 (`tableau.RK4`): stage i is evaluated at (z + A[i] h k_{i−1}, t + C[i] h), each stage
@@ -67,7 +67,8 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
 
     Interval by interval from the last, the step states z_k are recomputed from zs[i−1] and the
     steps transposed in reverse (`step_transpose`); λ jumps by ∂L/∂z(t_i) at each observation time.
-    The step times t_k = t_{i−1} + k h with h = (t_i − t_{i−1})/n_steps carry the time gradients.
+    The step times t_k = t_{i−1} + k h with h = (t_i − t_{i−1})/n_i carry the time gradients (n_steps:
+    one integer, or one n_i per interval).
     Returns (dL_dz0, dL_dtheta, dL_dts) like `adjoint.adjoint_gradients`, which solves the
     continuous adjoint equations (11)–(12) instead and so differs from this by O(h⁴) (module doc).
     """
@@ -75,7 +76,7 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
     lam = dL_dzs[-1]
     dL_dtheta = np.zeros(tree.size(theta))
     dL_dts = np.zeros(len(ts))
-    for i in range(len(ts) - 1, 0, -1):
+    for i, n_steps in reversed(list(enumerate(interval_steps(n_steps, len(ts) - 1), start=1))):
         t_start, h = ts[i - 1], (ts[i] - ts[i - 1]) / n_steps
         states = step_states(f, zs[i - 1], theta, ts[i - 1], ts[i], n_steps)
         dL_dh = 0.0
@@ -93,7 +94,7 @@ def discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs):
 def solve(f, z0, theta, ts, n_steps):
     """The gradient method "discrete_adjoint": zs by RK4 and a pullback that transposes its steps
     (it stores the n_steps + 1 step states of one interval: refused beyond `memory.MEMORY_LIMIT`)."""
-    check_stored_states(z0, n_steps + 1, f"the discrete adjoint with n_steps={n_steps}",
+    check_stored_states(z0, max(interval_steps(n_steps, len(ts) - 1)) + 1, f"the discrete adjoint with n_steps={n_steps}",
                         "Use the adjoint with checkpoints (memory O(√n_steps)) or fewer steps.")
     zs = integrate(f, z0, theta, ts, n_steps)
     return zs, lambda dL_dzs: discrete_adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs)

@@ -24,7 +24,7 @@ import numpy as np
 from ._impl.validate import as_n_steps, inputs
 from autograd import jacobian, make_jvp, make_vjp
 
-from .adjoint import adjoint_gradients
+from .trajectory import adjoint_trajectory
 from .sensitivity import forward_sensitivities
 from ._impl.tree import ravel_tree, unravel_like
 
@@ -238,14 +238,15 @@ def eq10_terms(dL_dzs, lam, lam_dot, S, lam_fz, lam_ftheta, t):
 def eq11_adjoint_multiplier(f, zs, theta, ts, n_steps, dL_dzs, t):
     """Eq. (11): dλ/dt = −λ ∂f/∂z, λ(t1) = ∂L/∂z(t1) — λ solved backwards, as a `Multiplier` on grid t.
 
-    λ comes from `adjoint.adjoint_gradients` (its traced backward steps, which run on the same
-    grid, with checkpoints="auto": where the plain backward z drifts, λ is taken along the forward z
-    recomputed from checkpoints, and the drift is reported); at each earlier observation time it
-    jumps by ∂L/∂z(t_i). λ̇ is estimated from the grid
+    λ comes from `adjoint_trajectory` (the adjoint's backward steps, which run on the same grid, for
+    the loss Σ_i ∂L/∂z(t_i)·z(t_i), whose gradient is dL_dzs; with checkpoints="auto": where the plain
+    backward z drifts, λ is taken along the forward z recomputed from checkpoints, and the drift is
+    reported); at each earlier observation time it jumps by ∂L/∂z(t_i). λ̇ is estimated from the grid
     values by `grid_derivative`, independently of the right-hand side of eq. (11).
     """
     n_steps = grid_steps(n_steps)
-    lam = adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints="auto", trace=True).lam
+    lam = adjoint_trajectory(lambda z_at_ts: anp.sum(dL_dzs * z_at_ts), f, zs[0], theta, ts, n_steps,
+                             checkpoints="auto").lam
     lam = lam[:-1].reshape(len(ts) - 1, n_steps + 1, -1)[::-1, ::-1]  # backwards in time; the last row is λ(t0⁻)
     return Multiplier(lam, grid_derivative(lam, t))
 

@@ -83,11 +83,11 @@ def _report(stats, which, controller):
         stats[which] = dict(controller.stats)
 
 
-def adaptive_adjoint(f, z0, theta, ts, tol, stats=None):
+def adaptive_adjoint(f, z0, theta, ts, tol, stats=None, trace=False):
     """The gradient method "adjoint" with dopri5: the adaptive forward solve and `adjoint.adjoint_gradients`
-    with adaptive backward controller (module docstring)."""
+    with adaptive backward controller (module docstring); with trace=True its pullback returns a `Backward`."""
     zs, _ = adaptive_forward(f, z0, theta, ts, tol, stats)
-    return zs, functools.partial(adjoint.adjoint_gradients, f, zs, theta, ts, tol, stats=stats)
+    return zs, functools.partial(adjoint.adjoint_gradients, f, zs, theta, ts, tol, stats=stats, trace=trace)
 
 
 def adaptive_backprop(f, z0, theta, ts, tol, stats=None):

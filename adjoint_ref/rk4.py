@@ -79,15 +79,22 @@ def solve_interval(f, z, theta, t_start, t_end, n_steps, which="forward", record
     return z
 
 
+def interval_steps(n_steps, intervals):
+    """(n_1, …, n_N): the RK4 steps of each of the N observation intervals, from n_steps given as one
+    integer (the same on every interval) or as one integer per interval."""
+    return tuple(n_steps) if isinstance(n_steps, (tuple, list)) else (n_steps,) * intervals
+
+
 def integrate(f, z0, theta, ts, n_steps, record=None):
     """Eq. (3) at every observation time: zs[i] = z(ts[i]), with zs[0] = z0.
 
+    n_steps: RK4 steps per interval, one integer or one per interval (`interval_steps`).
     Returns an array of shape (len(ts),) + z0.shape. Differentiable by autograd (this is the
     "backprop" gradient: autograd records every RK4 stage). `record` is passed to solve_interval.
     """
     zs = [z0]
-    for t_start, t_end in zip(ts[:-1], ts[1:]):
-        zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n_steps, record=record))
+    for t_start, t_end, n in zip(ts[:-1], ts[1:], interval_steps(n_steps, len(ts) - 1)):
+        zs.append(solve_interval(f, zs[-1], theta, t_start, t_end, n, record=record))
     return anp.stack(zs)
 
 

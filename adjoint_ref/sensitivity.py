@@ -21,7 +21,7 @@ import numpy as np
 from ._impl import tree
 from ._impl.fast_vjp import vjp_of
 from ._impl.memory import check_sensitivity_memory
-from .rk4 import same_shape, solve_interval
+from .rk4 import interval_steps, same_shape, solve_interval
 
 
 def sensitivity_dynamics(f, z_shape, n_theta):
@@ -63,8 +63,8 @@ def forward_sensitivities(f, z0, theta, ts, n_steps, trace=False):
     ds_dt = sensitivity_dynamics(f, z0.shape, n_theta)
     s = np.concatenate([np.ravel(z0), np.ravel(np.eye(n, n + n_theta))])
     states, trajectory = [s], [(ts[0], s)] if trace else None
-    for t_start, t_end in zip(ts[:-1], ts[1:]):
-        s = solve_interval(ds_dt, s, theta, t_start, t_end, n_steps, record=trajectory)
+    for t_start, t_end, steps in zip(ts[:-1], ts[1:], interval_steps(n_steps, len(ts) - 1)):
+        s = solve_interval(ds_dt, s, theta, t_start, t_end, steps, record=trajectory)
         states.append(s)
     if trace:
         rows = np.array([state for _, state in trajectory])

@@ -12,7 +12,7 @@ def test_check_is_the_default_and_passes(capsys):
     assert main(["--steps", "10", "--repeat", "1", "--hidden", "6"]) == 0
     out = capsys.readouterr().out
     for word in ("backprop (reference)", "discrete_adjoint", "checkpointed", "forward_sensitivity", "dL/dz0",
-                 "dL/dθ", "dL/dts", "time/grad", "finite_differences", "adjoint drift", "verdict (agree)"):
+                 "dL/dθ", "dL/dts", "time/grad", "f evals", "finite_differences", "adjoint drift", "verdict (agree)"):
         assert word in out
     assert "FAIL" not in out
 
@@ -23,7 +23,22 @@ def test_check_fails_when_the_tolerance_is_below_the_h4_gap(capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad", [["--steps", "0"], ["--t1", "-1"], ["--batch", "-2"], ["--tol", "0"]])
+def test_check_counts_f_and_takes_a_step_size(capsys):
+    # on [0, 1] with 5 times: --step-size 0.1 is ⌈0.25 / 0.1⌉ = 3 steps per interval, 12 in all; backprop
+    # evaluates f 4 times per step, plus the memory guard's 4 (one recorded step); the adjoint 4 forwards and
+    # 4 backwards per step, plus dz/dt at the 5 observation times
+    assert main(["check", "--step-size", "0.1", "--hidden", "3", "--methods", "backprop,adjoint", "--tol", "1e-4",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3, 3, 3, 3 RK4 steps per observation interval (12 in all)" in out
+    rows = [line.split() for line in out.splitlines() if " ms " in line]
+    assert [(row[0], row[row.index("ms") + 1]) for row in rows] == [("backprop", "52"), ("adjoint", "101")]
+    assert main(["check", "--step-size", "1e-12", "--quiet"]) == 2
+    assert "--step-size 1e-12: step_size=1e-12 would take more than 1e9 RK4 steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [["--steps", "0"], ["--t1", "-1"], ["--batch", "-2"], ["--tol", "0"],
+                                 ["--step-size", "0"], ["--step-size", "0.1", "--steps", "3"]])
 def test_bad_option_is_rejected(bad, capsys):
     with pytest.raises(SystemExit) as info:
         main(["check"] + bad)
@@ -58,3 +73,15 @@ def test_version_is_the_package_version_and_not_passed_to_check(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"adjoint-ref {adjoint_ref.__version__}\n"
+
+
+def test_equations_refuses_a_step_size_that_gives_the_intervals_different_counts(tmp_path, capsys):
+    # its arrays hold one RK4 grid per interval: on times 0, 0.2, 1.5, 2 a step of 0.1 gives 2, 13, 5 steps,
+    # even and at least 4: 4, 14, 6
+    model = tmp_path / "irregular.py"
+    model.write_text("import autograd.numpy as anp\nimport numpy as np\nimport adjoint_ref as ar\n\n"
+                     "def f(z, theta, t):\n    return -theta * z\n\n"
+                     "def problem():\n    return ar.Problem(f, np.array([1.0]), np.array(0.5), "
+                     "np.array([0.0, 0.2, 1.5, 2.0]), lambda zs: anp.sum(zs ** 2))\n")
+    assert main(["equations", "--problem", f"{model}:problem", "--step-size", "0.1", "--quiet"]) == 2
+    assert "--step-size 0.1 gives the observation intervals different step counts (4, 6, 14)" in capsys.readouterr().err

@@ -204,7 +204,7 @@ def linear_call(function, **options):
     (dict(solver="rk4", atol=1e-6), ValueError, "atol applies to solver='dopri5' only"),
     (dict(n_steps=5, adjoint_rtol=1e-6), ValueError, "adjoint_rtol applies to solver='dopri5' only"),
     (dict(seminorm=True), ValueError, "seminorm applies to solver='dopri5' only"),
-    (dict(stats={}), ValueError, "stats applies to solver='dopri5' only"),
+    (dict(solver="dopri5", step_size=0.1), ValueError, "step_size applies to solver='rk4' only"),
     (dict(solver="dopri5", stats=[]), TypeError, "stats must be a dict"),
     (dict(solver="rk45"), ValueError, "solver must be one of 'rk4', 'dopri5'"),
     (dict(solver="dopri5", rtol=-1e-6), ValueError, "rtol must be a positive, finite number, got -1e-06"),
@@ -215,6 +215,11 @@ def linear_call(function, **options):
 def test_arguments_of_the_other_solver_are_refused_by_name(function, options, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         linear_call(function, **options)
+
+
+def test_odeint_counts_rk4_only_through_gradients():
+    with pytest.raises(ValueError, match="odeint's stats applies to solver='dopri5' only"):
+        linear_call(ar.odeint, stats={})
 
 
 @pytest.mark.parametrize("options, message", [

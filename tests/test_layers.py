@@ -24,10 +24,10 @@ LAYERS = {
     "diagnostics": ("diagnostics/check", "diagnostics/equations", "diagnostics/bench", "diagnostics/compare"),
     "problems": ("problems/problem", "problems/models", "problems/zoo"),
     "reading path": ("api", "methods", "adjoint", "discrete_adjoint", "sensitivity", "finite_differences",
-                     "running_cost", "lagrangian", "reversible"),
+                     "running_cost", "lagrangian", "reversible", "trajectory"),
     "plumbing": ("_impl/memory", "_impl/fast_vjp", "_impl/drift", "_impl/checkpoints"),
     "solvers": ("rk4", "tableau", "adaptive"),
-    "base": ("_impl/tree", "_impl/validate", "_impl/metrics", "_impl/files"),
+    "base": ("_impl/tree", "_impl/validate", "_impl/metrics", "_impl/files", "_impl/counts"),
 }
 ORDER = list(LAYERS)  # a unit may import from its own layer and the layers after it in this list
 

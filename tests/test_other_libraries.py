@@ -23,8 +23,7 @@ def loss(zs):
 @pytest.mark.parametrize("call", [lambda **kw: ar.odeint(f, Z0, THETA, TS, **kw),
                                   lambda **kw: ar.gradients(loss, f, Z0, THETA, TS, **kw)])
 @pytest.mark.parametrize("keyword, value, says", [
-    ("step_size", 0.1, ["'step_size'", "n_steps = ⌈(ts[i+1] − ts[i]) / h⌉"]),
-    ("options", {"step_size": 0.1}, ["'options'", "n_steps"]),
+    ("options", {"step_size": 0.1}, ["'options'", "n_steps", "step_size=h"]),
     ("adjoint_params", (), ["θ is explicit: odeint(f, z0, theta, ts)"]),
     ("dt0", 0.1, ["diffrax", "n_steps"]),
     ("adjoint", None, ["BacksolveAdjoint", "method='adjoint'", "checkpoints=K"]),
@@ -34,6 +33,19 @@ def test_other_libraries_keywords_name_the_equivalent(call, keyword, value, says
     with pytest.raises(TypeError) as info:
         call(**{keyword: value})
     assert all(text in str(info.value) for text in says), str(info.value)
+
+
+def test_step_size_takes_the_ceiling_of_each_interval_over_h_and_not_with_n_steps():
+    # torchdiffeq's options=dict(step_size=h) is step_size=h here: ⌈0.5 / 0.1⌉ = 5 steps on each half of [0, 1]
+    assert np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.1), ar.odeint(f, Z0, THETA, TS, n_steps=5))
+    assert np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.12), ar.odeint(f, Z0, THETA, TS, n_steps=5))
+    assert not np.array_equal(ar.odeint(f, Z0, THETA, TS, step_size=0.099), ar.odeint(f, Z0, THETA, TS, n_steps=5))
+    ts = np.array([0.0, 0.1 + 0.2])  # (0.1 + 0.2) / 0.1 = 3.0000000000000004 in floats: 3 steps, not 4
+    assert np.array_equal(ar.odeint(f, Z0, THETA, ts, step_size=0.1), ar.odeint(f, Z0, THETA, ts, n_steps=3))
+    with pytest.raises(ValueError, match="give n_steps .* or step_size .*, not both"):
+        ar.gradients(loss, f, Z0, THETA, TS, n_steps=5, step_size=0.1)
+    with pytest.raises(ValueError, match="step_size must be a positive, finite number, got -0.1"):
+        ar.odeint(f, Z0, THETA, TS, step_size=-0.1)
 
 
 @pytest.mark.parametrize("keyword", ["rtol", "atol"])

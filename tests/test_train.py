@@ -219,3 +219,10 @@ def test_bad_options_are_rejected(bad, capsys):
         main(["train"] + bad)
     assert info.value.code == 2
     assert bad[-2] in capsys.readouterr().err
+
+
+def test_step_size_sets_the_steps_per_interval():
+    # the observations are 15/299 ≈ 0.0502 apart: --step-size 0.02 means ⌈2.51⌉ = 3 RK4 steps per interval
+    lines = []
+    result = train.fit(iters=0, hidden=2, step_size=0.02, log=lines.append)
+    assert result.n_steps == 3 and "3 RK4 step(s) per interval" in lines[0]

@@ -33,9 +33,11 @@ def auto_checkpoints(n_steps):
 def check_checkpoint_memory(z0, n_steps, checkpoints):
     """`memory.MemoryLimitError` if the checkpointed adjoint would store too many states of z: K
     checkpoints and the 2⌈n_steps/K⌉ + 1 half-step states of the longest segment (see `cross`).
-    With checkpoints="auto", the K of its possible rerun; with None, nothing is stored."""
+    With checkpoints="auto", the K of its possible rerun; with None, nothing is stored. n_steps per
+    interval may differ (a tuple): the longest interval counts."""
     if checkpoints is None:
         return
+    n_steps = max(n_steps) if isinstance(n_steps, tuple) else n_steps
     k = min(auto_checkpoints(n_steps) if checkpoints == "auto" else checkpoints, n_steps)
     check_stored_states(z0, k + 2 * math.ceil(n_steps / k) + 1,
                         f"the checkpointed adjoint with checkpoints={checkpoints!r} and n_steps={n_steps}",
@@ -74,10 +76,13 @@ def cross(dynamics_along, f, theta, s, z_start, t_start, t_end, n_steps, checkpo
     return s, states
 
 
-def plain_then_checkpointed(backward, n_steps):
+def plain_then_checkpointed(backward, n_steps, stats=None):
     """checkpoints="auto": backward(checkpoints=None) (the plain adjoint) and, if its backward z drifted, an
     AdjointDriftWarning saying so and backward(checkpoints=K) with K = ⌈√n_steps⌉ instead (a traced pass
-then carries the plain pass's drift checks, the only ones made)."""
+    then carries the plain pass's drift checks, the only ones made). stats, a dict, gets
+    stats["backward"]["reruns"]: 1 if the second pass ran, else 0."""
+    if stats is not None:
+        stats.setdefault("backward", {})["reruns"] = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AdjointDriftWarning)
         result = backward(checkpoints=None)
@@ -87,5 +92,7 @@ then carries the plain pass's drift checks, the only ones made)."""
     k, first = auto_checkpoints(n_steps), drifts[0]
     warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k))
     rerun = backward(checkpoints=k)
+    if stats is not None:
+        stats["backward"]["reruns"] = 1
     traced = hasattr(rerun, "drift")  # a traced pass (`adjoint.Backward`) keeps the plain pass's drift checks
     return rerun._replace(drift=result.drift) if traced else rerun

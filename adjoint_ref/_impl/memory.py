@@ -15,7 +15,7 @@ import numpy as np
 from autograd import make_vjp
 from autograd.tracer import getval
 
-from ..rk4 import solve_interval
+from ..rk4 import interval_steps, solve_interval
 from .tree import leaves, values
 
 MEMORY_LIMIT = 2 * 2**30  # bytes; a gradient method refuses to hold more (backprop's recording, stored states)
@@ -77,8 +77,9 @@ def _measure_step(f, z0, theta, t0, h):
 def estimated_backprop_bytes(f, z0, theta, ts, n_steps):
     """Memory backprop needs to record the forward pass: steps × the bytes one recorded step holds."""
     ts = np.asarray(getval(ts))
-    h = (ts[1] - ts[0]) / n_steps
-    return (len(ts) - 1) * n_steps * recorded_step_bytes(f, z0, theta, ts[0], h)
+    steps = interval_steps(n_steps, len(ts) - 1)
+    h = (ts[1] - ts[0]) / steps[0]
+    return sum(steps) * recorded_step_bytes(f, z0, theta, ts[0], h)
 
 
 def check_backprop_memory(f, z0, theta, ts, n_steps, limit=None):
@@ -88,7 +89,7 @@ def check_backprop_memory(f, z0, theta, ts, n_steps, limit=None):
     measuring a step of f (which could itself take much memory)."""
     limit = MEMORY_LIMIT if limit is None else limit
     intervals = len(getval(ts)) - 1
-    need = intervals * n_steps * KEPT_PER_STEP * 8 * int(np.size(getval(z0)))
+    need = sum(interval_steps(n_steps, intervals)) * KEPT_PER_STEP * 8 * int(np.size(getval(z0)))
     if need <= limit:
         need = estimated_backprop_bytes(f, z0, theta, ts, n_steps)
     if need > limit:

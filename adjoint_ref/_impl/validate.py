@@ -94,9 +94,37 @@ def as_times(ts):
     return arr
 
 
-def as_n_steps(n_steps):
-    """The number of RK4 steps per observation interval: a positive integer."""
-    return positive_int(n_steps, "n_steps")
+def as_n_steps(n_steps, intervals=None):
+    """RK4 steps per observation interval: a positive integer (the same on every interval), or, given
+    the number of intervals len(ts) − 1, a sequence of that many positive integers (one per interval)."""
+    if intervals is None or not isinstance(n_steps, (list, tuple, np.ndarray)):
+        return positive_int(n_steps, "n_steps")
+    if np.ndim(n_steps) != 1 or len(n_steps) != intervals:
+        raise ValueError(f"n_steps must be one positive integer or a flat sequence of {intervals}, one per "
+                         f"observation interval (len(ts) − 1); got shape {np.shape(n_steps)}")
+    return tuple(positive_int(n, f"n_steps[{i}]") for i, n in enumerate(np.asarray(n_steps, dtype=object)))
+
+
+def steps_of_size(step_size, ts):
+    """(n_1, …, n_N): ⌈|t_i − t_{i−1}| / h⌉ equal RK4 steps on each observation interval, so that every
+    observation time is hit exactly and no step is longer than h = step_size. A ratio within 1e-9 (relative)
+    of an integer counts as that integer (1.0 / 0.1 is 10 steps, not 11)."""
+    h = positive_number(step_size, "step_size")
+    ratios = np.abs(np.diff(np.asarray(getval(ts), dtype=float))) / h
+    if not np.all(ratios < 1e9):
+        raise ValueError(f"step_size={h:g} would take more than 1e9 RK4 steps on an observation interval")
+    return tuple(max(1, int(np.ceil(r * (1 - 1e-9)))) for r in ratios)
+
+
+def as_grid(n_steps, step_size, ts, default):
+    """The RK4 steps per interval from either n_steps (an integer, or one per interval) or step_size (a
+    step length h: `steps_of_size`), never both; `default` when neither is given. ts: validated times."""
+    if step_size is None:
+        return as_n_steps(default if n_steps is None else n_steps, len(getval(ts)) - 1)
+    if n_steps is not None:
+        raise ValueError(f"give n_steps (steps per interval) or step_size (the longest step), not both; got "
+                         f"n_steps={n_steps!r} and step_size={step_size!r}")
+    return steps_of_size(step_size, ts)
 
 
 def as_checkpoints(checkpoints):

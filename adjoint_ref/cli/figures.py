@@ -18,17 +18,19 @@ from autograd import grad
 
 from ..diagnostics import equations
 from .. import lagrangian as lg
-from ..adjoint import AdjointDriftWarning, adjoint_gradients
+from ..adjoint import AdjointDriftWarning
 from ..api import gradients, odeint
 from ..diagnostics import compare
 from ..diagnostics.bench import ADAPTIVE_LABELS, BUDGET, gradient_vector, measure, measure_adaptive
 from .._impl.files import OutputTaken, write_atomically
 from .._impl.metrics import relative_difference
+from ..problems.zoo import ZOO
 from ..problems.models import (autonomous_mlp_dynamics, contracting_problem, cosine_problem, default_problem,
                                pendulum_problem, shear_problem)
 from .. import discrete_adjoint as da
 from ..rk4 import integrate, rk4_step, step_states
 from ..sensitivity import forward_sensitivities
+from ..trajectory import adjoint_trajectory
 from .train import fit
 from .._impl.tree import ravel_tree
 
@@ -206,8 +208,8 @@ BackwardSolve.__doc__ = """A forward solve recorded at every RK4 step (t_fwd, z_
 def backward_solve(p, n_steps):
     """Record the forward RK4 solve and the backward adjoint solve (eqs. 11–12) of the problem p."""
     forward = [(p.ts[0], p.z0)]
-    zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps, record=forward)
-    back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), trace=True)
+    integrate(p.f, p.z0, p.theta, p.ts, n_steps, record=forward)
+    back = adjoint_trajectory(p.loss, p.f, p.z0, p.theta, p.ts, n_steps)
     return BackwardSolve(np.array([r[0] for r in forward]), np.array([r[1] for r in forward]), back.t, back.z,
                          back.lam, back.a_theta)
 
@@ -306,7 +308,7 @@ def draw_lagrangian_terms(quick):
     return fig
 
 
-FLOOR = 1e-17  # reconstruction_error.png draws smaller gaps (zero at the checkpoints) at this value
+FLOOR = 1e-17  # reconstruction_error.png draws smaller gaps (zero at the observation times) at this value
 
 
 @figure("reconstruction_error.png",
@@ -318,32 +320,60 @@ def reconstruction_error(quick):
     """‖z_backward(t) − z_forward(t)‖ against t for the plain and the checkpointed adjoint."""
     p = contracting_problem()
     (t0, t1), n_steps = p.ts, 50 if quick else 200
-    forward = step_states(p.f, p.z0, p.theta, t0, t1, n_steps)
-    zs = integrate(p.f, p.z0, p.theta, p.ts, n_steps)
     fig = _new_figure(6.8, 4.4)
     ax = fig.add_subplot()
     for checkpoints, label in ((None, "plain adjoint: $z$ integrated backwards"),
                                (4, "checkpointed adjoint ($K = 4$): $z$ re-integrated forwards")):
         with warnings.catch_warnings():  # the plain adjoint's drift is what this figure shows
             warnings.simplefilter("ignore", AdjointDriftWarning)
-            back = adjoint_gradients(p.f, zs, p.theta, p.ts, n_steps, grad(p.loss)(zs), checkpoints=checkpoints,
-                                     trace=True)
-        used = {}  # step index → the z the backward pass integrated with (not λ's jump entries)
-        for t, z in zip(back.t, back.z):
-            used.setdefault(int(round((t - t0) / (t1 - t0) * n_steps)), z)
-        steps = sorted(used)
-        gaps = [np.linalg.norm(used[k] - forward[k]) for k in steps]
-        ax.semilogy(t0 + (t1 - t0) * np.array(steps) / n_steps, np.maximum(gaps, FLOOR), marker=".", label=label)
+            back = adjoint_trajectory(p.loss, p.f, p.z0, p.theta, p.ts, n_steps, checkpoints=checkpoints)
+        steps = slice(0, -1)  # every step's row; the last row repeats t0 after λ's jump
+        gaps = np.linalg.norm(back.z[steps] - back.z_forward[steps], axis=-1)
+        ax.semilogy(back.t[steps], np.maximum(gaps, FLOOR), marker=".", label=label)
     ax.set_xlabel("$t$")
     ax.set_ylabel(r"$\|z_{\mathrm{backward}}(t) - z_{\mathrm{forward}}(t)\|$")
     ax.set_title(f"$dz/dt = Az$, eigenvalues $-1$ and $-50$, {n_steps} RK4 steps\n"
                  f"(gaps below {FLOOR:g} drawn at {FLOOR:g})", fontsize=10)
     ax.annotate("checkpointed: $z$ re-integrated at half steps $h/2$,\na more accurate RK4 solution than the\n"
-                "forward steps of $h$; the gap is RK4's own error,\nlargest while $e^{-50t}$ lives, 0 at the checkpoints",
-                (0.02 * (t1 - t0) + t0, 1e-6), (0.56, 0.53), textcoords="axes fraction", fontsize=8, color="C1",
+                "forward steps of $h$; the gap is RK4's own error,\nlargest while $e^{-50t}$ lives",
+                (0.02 * (t1 - t0) + t0, 1e-6), (0.10, 0.04), textcoords="axes fraction", fontsize=8, color="C1",
                 arrowprops=dict(arrowstyle="-", color="C1", lw=0.6))
     ax.legend(loc="upper right", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
+    return fig
+
+
+@figure("adjoint_drift.png", "the zoo's contracting problem (eigenvalues −1 and −50) seen by `ar.adjoint_trajectory`: "
+                             "integrated backwards, z leaves the forward z exponentially; λ(t) does not read z here "
+                             "(f is linear), but a_θ(t) = ∫ λ zᵀ dt does, and ends far from dL/dθ unless "
+                             "checkpoints='auto' recomputes z")
+def adjoint_drift(quick):
+    """λ(t), a_θ(t) (one entry) of the plain and of the checkpointed adjoint, and the plain one's relative
+    drift ‖z_back − z‖ / ‖z‖, on the zoo's "contracting" problem."""
+    entry = ZOO["contracting"]
+    p, n_steps = entry.make(), 50 if quick else entry.n_steps
+    with warnings.catch_warnings():  # the drift is what this figure shows
+        warnings.simplefilter("ignore", AdjointDriftWarning)
+        plain = adjoint_trajectory(p.loss, p.f, p.z0, p.theta, p.ts, n_steps)
+        fixed = adjoint_trajectory(p.loss, p.f, p.z0, p.theta, p.ts, n_steps, checkpoints="auto")
+    fig = _new_figure(7.5, 8.5)
+    ax_lam, ax_a, ax_drift = fig.subplots(3, 1, sharex=True)
+    for k in range(2):
+        ax_lam.plot(fixed.t, fixed.lam[:, k], "-", color=f"C{k}", label=_component(r"\lambda", k) + ", checkpoints='auto'")
+        ax_lam.plot(plain.t, plain.lam[:, k], "--", color="k", lw=0.8, label="plain adjoint" if k else None)
+    ax_lam.set(ylabel=r"$\lambda(t)$", title=rf"$\lambda(t)$ from $t_1$ back to $t_0$, {n_steps} RK4 steps: the same "
+                                              "in both passes")
+    for run, style, name in ((fixed, "-", "checkpoints='auto'"), (plain, "--", "plain adjoint")):
+        ax_a.plot(run.t, run.a_theta[:, 0], style, color="C2", label=rf"$a_{{\theta,11}}(t)$, {name}")
+    ax_a.set_yscale("symlog", linthresh=0.1)
+    ax_a.set(ylabel=r"$a_{\theta,11}(t)$", title=r"$a_\theta(t) = \int_t^{t_1} \lambda\, z^T dt'$ reads $z$: "
+                                                 r"the plain one ends far from $dL/d\theta$")
+    drift = np.linalg.norm(plain.z - plain.z_forward, axis=-1) / np.linalg.norm(plain.z_forward, axis=-1)
+    ax_drift.semilogy(plain.t[1:-1], drift[1:-1], ".-", color="C3", label=r"$\|z_{back} - z\| / \|z\|$, plain adjoint")
+    ax_drift.axhline(plain.drift[0].threshold, color="0.4", ls=":", label="the drift check's threshold at $t_0$")
+    ax_drift.set(xlabel="$t$", ylabel="relative drift", title="the backward $z$ against the forward $z$ at the same times")
+    for ax in (ax_lam, ax_a, ax_drift):
+        ax.legend(fontsize=7, loc="lower left" if ax is ax_lam else "upper right")
     return fig
 
 

@@ -19,6 +19,7 @@ from autograd.misc.optimizers import adam
 from ..api import gradients, odeint
 from .._impl.files import FileError, read_npz, write_atomically
 from .._impl.memory import MEMORY_LIMIT
+from .._impl.validate import steps_of_size
 from ..problems.models import autonomous_mlp_dynamics, mlp_init, spiral_data
 
 PARAMETER_NAMES = ("W1", "b1", "c1", "W2", "b2")
@@ -178,13 +179,17 @@ def load_parameters(path):
 
 
 def fit(iters=1000, seed=0, hidden=32, load=None, method="adjoint", noise=0.02, batch=20, window=20, steps=1,
-        lr=0.005, every=100, log=print):
+        lr=0.005, every=100, step_size=None, log=print):
     """The training run of `adjoint-ref train`, whose options are these keyword arguments; returns a Fit.
 
     θ starts from the .npz file `load` when it is given (the file then fixes the hidden size), else
     from `initial_parameters(hidden, seed)`; `steps` are RK4 steps per interval, `lr` Adam's step size.
+    step_size=h instead of steps takes ⌈0.05 / h⌉ RK4 steps on every interval (the observations are
+    0.05 apart, so every interval gets the same number).
     """
     data = spiral_data(n_times=N_OBSERVATIONS, noise=noise, seed=seed)
+    if step_size is not None:
+        steps = max(steps_of_size(step_size, data.ts))
     theta = load_parameters(load) if load else initial_parameters(hidden, seed)
     n_params = sum(leaf.size for leaf in theta.values())
     log(f"adjoint-ref train: {len(data.ts)} observations of a damped pendulum on [0, {data.ts[-1]:g}], "

@@ -18,8 +18,8 @@ import tracemalloc
 from collections import namedtuple
 
 import numpy as np
-from autograd.tracer import isbox
 
+from .._impl.counts import Counted as CountedDynamics  # f that counts its evaluations and VJPs
 from .._impl.fast_vjp import traced, vjp_of
 from .._impl.tree import ravel_tree
 from .._impl.checkpoints import auto_checkpoints
@@ -41,24 +41,6 @@ Row = namedtuple("Row", ["method", "n_steps", "seconds", "forward_seconds", "pea
                          "intervals"], defaults=(1,))
 Row.__doc__ = """One cell of the benchmark: a method at n_steps per interval (on `intervals` observation intervals),
 or seconds=None and error=the reason it was skipped."""
-
-
-class CountedDynamics:
-    """f(z, θ, t) that counts its evaluations and those recorded by autograd for a VJP.
-
-    The bench wraps f in it; the solvers know nothing of it, so counting costs nothing unless used.
-    """
-
-    def __init__(self, f):
-        self.f = f
-        self.evaluations = 0
-        self.vjps = 0
-
-    def __call__(self, z, theta, t):
-        self.evaluations += 1
-        if isbox(z) or isbox(theta) or isbox(t):
-            self.vjps += 1
-        return self.f(z, theta, t)
 
 
 def bench_problem():

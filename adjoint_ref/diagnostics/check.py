@@ -25,7 +25,7 @@ from ..api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
 from .._impl.memory import MemoryLimitError
 from ..methods import METHODS
 from .._impl.metrics import relative_difference
-from ..rk4 import integrate
+from ..rk4 import integrate, interval_steps
 from .._impl.tree import leaf_paths, leaves, size
 
 OF_THE_RK4_SOLUTION = ("backprop", "discrete_adjoint", "finite_differences")  # the gradient of the RK4 solution itself
@@ -38,10 +38,12 @@ BUDGET = 10.0  # seconds: a BY_INPUT method estimated to take longer is skipped 
 WIDTH = 110  # verdicts are wrapped to this many columns
 RESOLUTION = 1e-8  # finite differences' own relative error is 1e-11–1e-9 on smooth problems; tol must be above
 
-Run = namedtuple("Run", ["gradients", "seconds", "drift", "warnings", "error", "checkpoints"])
+Run = namedtuple("Run", ["gradients", "seconds", "drift", "warnings", "error", "checkpoints", "f_evals"],
+                 defaults=(None,))
 Run.__doc__ = """One method on the problem: its Gradients, the best time of the runs, the plain adjoint's drift
-[(t, relative drift, threshold)], the AdjointDriftWarnings it issued, the error message if it failed, and
-the checkpoints it ran with (adjoint and checkpointed)."""
+[(t, relative drift, threshold)], the AdjointDriftWarnings it issued, the error message if it failed, the
+checkpoints it ran with (adjoint and checkpointed), and the evaluations of f of one gradient (both passes,
+`gradients`' stats)."""
 Part = namedtuple("Part", ["path", "difference", "share"])
 Part.__doc__ = """One part of a gradient (z0, a leaf of θ such as theta['W1'], or ts[i]): its own relative
 difference between two methods, and its share of the whole quantity's squared difference ‖a − b‖²."""
@@ -66,10 +68,11 @@ class Report(namedtuple("Report", ["ok", "tol", "n_steps", "sizes", "methods", "
 
 
 def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoints=None, repeat=1,
-          progress=None):
+          progress=None, step_size=None):
     """Run every gradient method on L = loss(odeint(f, z0, θ, ts)) and compare them; returns a `Report`.
 
-    n_steps (default 20) counts RK4 steps per observation interval, as in `gradients`. methods: names
+    n_steps (default 20) counts RK4 steps per observation interval (one count, or one per interval), or
+    step_size=h gives each ⌈|Δt|/h⌉, as in `gradients`. methods: names
     from CHECK_METHODS ("checkpointed" is the adjoint with checkpoints); None runs them all, except
     that finite differences and forward sensitivities, whose cost grows with the number of inputs
     (entries of z0, θ and ts), are skipped when estimated above BUDGET seconds, and a method whose
@@ -80,8 +83,8 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
     A difference above tol gets the parts that differ and a verdict, after a re-run at 2·n_steps.
     """
     z0, theta, ts = validate.inputs(f, z0, theta, ts)
-    warn_if_dense(n_steps, "rk4", ts)
-    n_steps = validate.as_n_steps(DEFAULT_N_STEPS if n_steps is None else n_steps)
+    warn_if_dense(n_steps, "rk4", ts, step_size)
+    n_steps = validate.as_grid(n_steps, step_size, ts, DEFAULT_N_STEPS)
     tol = validate.positive_number(tol, "tol")
     repeat = validate.positive_int(repeat, "repeat")
     validate.as_checkpoints(checkpoints)
@@ -90,7 +93,7 @@ def check(loss, f, z0, theta, ts, n_steps=None, tol=1e-6, methods=None, checkpoi
     runs = {}
     for done, method in enumerate(chosen):
         if progress:
-            progress(done, len(chosen), f"{method} at {n_steps} steps per interval")
+            progress(done, len(chosen), f"{method} at {_steps_text(n_steps)} steps per interval")
         try:
             runs[method] = timed_run(problem, method, n_steps, checkpoints, repeat)
         except MemoryLimitError as err:  # raised before any work: skipped, unless asked for by name
@@ -177,8 +180,19 @@ def checkpoints_of(method, n_steps, checkpoints):
     """The `checkpoints` option a check method runs with: the argument for "adjoint"; for "checkpointed"
     the argument if it is a number K, else ⌈√n_steps⌉."""
     if method == "checkpointed":
-        return checkpoints if isinstance(checkpoints, int) else auto_checkpoints(n_steps)
+        return checkpoints if isinstance(checkpoints, int) else auto_checkpoints(max(interval_steps(n_steps, 1)))
     return checkpoints
+
+
+def scaled(n_steps, factor):
+    """⌈factor · n⌉ steps on every interval, for n_steps one count or one per interval."""
+    if isinstance(n_steps, tuple):
+        return tuple(math.ceil(factor * n) for n in n_steps)
+    return math.ceil(factor * n_steps)
+
+
+def _steps_text(n_steps):
+    return ", ".join(map(str, n_steps)) if isinstance(n_steps, tuple) else str(n_steps)
 
 
 def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
@@ -188,9 +202,11 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
     name = "adjoint" if method == "checkpointed" else method
     options = {"checkpoints": checkpoints_of(method, n_steps, checkpoints)} if name == "adjoint" else {}
 
-    def once():  # (Gradients, the plain adjoint's drift checks or None, seconds)
+    counts = {}
+
+    def once():  # (Gradients, the plain adjoint's drift checks or None, seconds); f's evaluations in counts
         start = time.perf_counter()
-        pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, **options,
+        pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, counts=counts, **options,
                                                    **({"trace": True} if method == "adjoint" else {}))
         result = pullback(dL_dzs)
         traced = method == "adjoint"  # a `Backward` record: its gradients and drift checks
@@ -202,6 +218,7 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
         warnings.simplefilter("always", AdjointDriftWarning)
         try:
             result, drift, seconds = once()
+            f_evals = counts["forward"]["f_evals"] + counts["backward"]["f_evals"]
             heard = [w.message for w in caught if issubclass(w.category, AdjointDriftWarning)]
             seconds = min([seconds] + [once()[2] for _ in range(repeat - 1)])
         except FloatingPointError as err:
@@ -209,7 +226,7 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
     for w in caught:  # pass every other warning on
         if not issubclass(w.category, AdjointDriftWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return Run(result, seconds, drift, heard, None, options.get("checkpoints"))
+    return Run(result, seconds, drift, heard, None, options.get("checkpoints"), f_evals)
 
 
 def _difference(run, reference, quantity):
@@ -245,8 +262,9 @@ def _refine(problem, largest, reference, n_steps, checkpoints, drifted, progress
     runs = {}
     for done, method in enumerate([reference] + again):
         if progress:
-            progress(done, len(again) + 1, f"{method} at {2 * n_steps} steps per interval (the verdict)")
-        runs[method] = timed_run(problem, method, 2 * n_steps, checkpoints)
+            progress(done, len(again) + 1, f"{method} at {_steps_text(scaled(n_steps, 2))} steps per interval "
+                                           "(the verdict)")
+        runs[method] = timed_run(problem, method, scaled(n_steps, 2), checkpoints)
     return {m: max(_difference(runs[m], runs[reference], q) for q in QUANTITIES) for m in again}
 
 
@@ -291,13 +309,13 @@ def _order_verdict(method, gap, refined_gap, tol, n_steps):
     """Discretisation, low order or no convergence, from a continuous method's gap at n and 2n steps."""
     ratio = gap / refined_gap if refined_gap > 0 else np.inf
     order = math.log2(ratio) if ratio > 0 else -np.inf
-    seen = (f"{method}'s gap {gap:.1e} at {n_steps} steps per interval became {refined_gap:.1e} at "
-            f"{2 * n_steps}: {ratio:.1f}× smaller, observed order {order:.1f} (RK4's is 4)")
+    seen = (f"{method}'s gap {gap:.1e} at {_steps_text(n_steps)} steps per interval became {refined_gap:.1e} at "
+            f"{_steps_text(scaled(n_steps, 2))}: {ratio:.1f}× smaller, observed order {order:.1f} (RK4's is 4)")
     if gap <= RESOLUTION and ratio < 8:
         return Verdict("resolution", f"{seen}; differences of {gap:.0e} are round-off and finite-difference error: "
                                      "a tolerance below that cannot be met")
     if order >= 3:
-        needed = math.ceil(n_steps * (gap / (tol / 2)) ** (1 / 4))
+        needed = scaled(n_steps, (gap / (tol / 2)) ** (1 / 4))
         return Verdict("steps", f"{seen}: RK4's discretisation error, so use more steps: about n_steps={needed} "
                                 f"for {tol:.0e}")
     if order >= 0.5:
@@ -311,8 +329,9 @@ def _order_verdict(method, gap, refined_gap, tol, n_steps):
 def _settings(report):
     shape, n_theta, n_times = report.sizes
     ran = ", ".join(_label(report, m) for m in report.methods)
-    lines = [f"z0 shape {shape}, {n_theta} parameters, {n_times} observation times; {report.n_steps} RK4 steps per "
-             f"observation interval ({report.n_steps * (n_times - 1)} in all)", f"methods: {ran}"]
+    lines = [f"z0 shape {shape}, {n_theta} parameters, {n_times} observation times; {_steps_text(report.n_steps)} "
+             f"RK4 steps per observation interval ({sum(interval_steps(report.n_steps, n_times - 1))} in all)",
+             f"methods: {ran}"]
     return lines + [f"skipped: {m}: {why}" for m, why in report.skipped.items()]
 
 
@@ -325,9 +344,10 @@ def _label(report, method):
 
 
 def _table(report):
-    head = f"{'method':<22}" + "".join(f"{label:>12}" for label in QUANTITIES.values()) + f"{'time/grad':>13}"
+    head = (f"{'method':<22}" + "".join(f"{label:>12}" for label in QUANTITIES.values()) + f"{'time/grad':>13}" +
+            f"{'f evals':>9}")
     lines = ["", f"relative difference from {report.reference}, ‖a − b‖ / max(‖a‖, ‖b‖); "
-                 f"tolerance {report.tol:.0e}", head]
+                 f"tolerance {report.tol:.0e}; f evals: evaluations of f per gradient (both passes)", head]
     for m in report.methods:
         run = report.runs[m]
         if m == report.reference:
@@ -336,7 +356,8 @@ def _table(report):
             cells = "".join(f"{report.differences[m, q]:>12.2e}" for q in QUANTITIES)
             mark = "  ok" if all(report.differences[m, q] <= report.tol for q in QUANTITIES) else "  FAIL"
         seconds = f"{run.seconds * 1e3:>10.1f} ms" if run.error is None else f"{'failed':>13}"
-        lines.append(f"{m:<22}{cells}{seconds}{mark}")
+        evals = f"{run.f_evals:>9}" if run.f_evals is not None else f"{'':>9}"
+        lines.append(f"{m:<22}{cells}{seconds}{evals}{mark}")
     return lines + [f"{m} failed: {report.runs[m].error}" for m in report.methods if report.runs[m].error]
 
 
@@ -393,7 +414,7 @@ def _responsible(parts):
 def _refined_lines(report):
     if not report.refined:
         return []
-    return ["", f"again at {2 * report.n_steps} steps per interval, largest difference from {report.reference}: " +
+    return ["", f"again at {_steps_text(scaled(report.n_steps, 2))} steps per interval, largest difference from {report.reference}: " +
             ", ".join(f"{m} {gap:.2e}" for m, gap in report.refined.items())]
 
 

@@ -5,7 +5,7 @@ from ...api import DEFAULT_N_STEPS
 from ...diagnostics.check import CHECK_METHODS, check
 from ..._impl.memory import check_backprop_memory, check_sensitivity_memory
 from ...problems.models import observing_t0
-from .options import check_memory, positive_float, positive_int
+from .options import check_memory, positive_float, positive_int, steps_from_size
 from .problem import add_problem_option, blamed_on, checked_loss, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
@@ -30,10 +30,14 @@ def _checkpoints(text):
 def add_arguments(parser):
     """The options of `adjoint-ref check`: the problem, steps, tolerance, methods and checkpoints."""
     add_problem_option(parser)
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help="RK4 steps PER OBSERVATION INTERVAL, so n_steps × (number of times − 1) in all "
-                             f"(default: the problem's, listed below; {DEFAULT_N_STEPS} for a file); the "
-                             "continuous adjoint's gap to backprop shrinks like steps⁻⁴")
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument("--steps", type=positive_int, default=None,
+                       help="RK4 steps PER OBSERVATION INTERVAL, so n_steps × (number of times − 1) in all "
+                            f"(default: the problem's, listed below; {DEFAULT_N_STEPS} for a file); the "
+                            "continuous adjoint's gap to backprop shrinks like steps⁻⁴")
+    steps.add_argument("--step-size", type=positive_float, default=None, metavar="H",
+                       help="the longest RK4 step instead of --steps: each observation interval Δt gets ⌈Δt / H⌉ "
+                            "equal steps (for irregular observation times)")
     parser.add_argument("--tol", type=positive_float, default=1e-6,
                         help="largest accepted relative difference from backprop (default 1e-6)")
     parser.add_argument("--methods", type=_methods, default=None,
@@ -57,9 +61,12 @@ def run(args):
         problem = observing_t0(problem)
     checkpoints = entry.checkpoints if args.checkpoints is None else args.checkpoints
     n_steps = args.steps or entry.n_steps or DEFAULT_N_STEPS
+    setting = f"--steps {n_steps}"
+    if args.step_size is not None:
+        n_steps, setting = steps_from_size(args.step_size, problem.ts), f"--step-size {args.step_size:g}"
     if args.methods is None or "backprop" in args.methods:
         check_memory(lambda: check_backprop_memory(problem.f, problem.z0, problem.theta, problem.ts, n_steps),
-                     f"--steps {n_steps} on {label(entry).split(':')[0]} (for backprop; --methods without backprop "
+                     f"{setting} on {label(entry).split(':')[0]} (for backprop; --methods without backprop "
                      "runs the others)")
     if args.methods is not None and "forward_sensitivity" in args.methods:
         check_memory(lambda: check_sensitivity_memory(problem.z0, problem.theta, problem.ts),

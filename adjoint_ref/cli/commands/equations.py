@@ -5,7 +5,7 @@ from ...diagnostics.equations import (DOPRI5_ALLOWANCE, MIN_ORDER, RATE, ROUND_O
                                        longest_step, passed, table)
 from ...lagrangian import grid_steps
 from ..._impl.tree import ravel_tree
-from .options import non_negative_int
+from .options import UsageError, non_negative_int, positive_float, steps_from_size
 from .problem import add_problem_option, blamed_on, checked_loss, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
@@ -22,13 +22,29 @@ def _grid_steps(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def even_steps(step_size, ts):
+    """--step-size as this command takes it: the one step count of every interval, ⌈Δt / H⌉ rounded up to an
+    even number ≥ 4; a UsageError if the intervals would get different counts."""
+    counts = {max(4, n + n % 2) for n in steps_from_size(step_size, ts)}
+    if len(counts) > 1:
+        raise UsageError(f"--step-size {step_size:g} gives the observation intervals different step counts "
+                         f"({', '.join(map(str, sorted(counts)))}); `equations` needs one count on every interval "
+                         "(its arrays hold one RK4 grid per interval): use --steps")
+    return counts.pop()
+
+
 def add_arguments(parser):
     """The options of `adjoint-ref equations`: the problem, RK4 steps, seed."""
     add_problem_option(parser, MLP_OPTIONS)
-    parser.add_argument("--steps", type=_grid_steps, default=None,
-                        help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and five-point "
-                             "differences on the RK4 grid; default: the problem's, listed below, or 10 for a file); "
-                             "residuals shrink like steps⁻⁴")
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument("--steps", type=_grid_steps, default=None,
+                       help="RK4 steps per observation interval, even and ≥ 4 (Simpson's rule and five-point "
+                            "differences on the RK4 grid; default: the problem's, listed below, or 10 for a file); "
+                            "residuals shrink like steps⁻⁴")
+    steps.add_argument("--step-size", type=positive_float, default=None, metavar="H",
+                       help="the longest RK4 step instead of --steps: ⌈Δt / H⌉ steps, rounded up to an even number "
+                            "≥ 4; the observation intervals must then get the same number (this table's arrays "
+                            "hold the same grid on every interval)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed for the arbitrary λ(t), and for the mlp problem's parameters, z0 and targets "
                              "(default 0)")
@@ -39,6 +55,8 @@ def run(args):
     """Print the table of `equations.checked_rows` on the chosen problem; 1 if a row is above tolerance."""
     problem, entry = chosen_problem(args, MLP_OPTIONS, seed=args.seed)
     steps = args.steps or entry.n_steps or DEFAULT_STEPS
+    if args.step_size is not None:
+        steps = even_steps(args.step_size, problem.ts)
     print(f"adjoint-ref equations: {label(entry)}; z0 shape {problem.z0.shape}, "
           f"{ravel_tree(problem.theta).size} parameters, observation times {problem.ts}, "
           f"{steps} RK4 steps per interval, seed {args.seed}")

@@ -12,7 +12,7 @@ import argparse
 import os
 
 from ..._impl.memory import MemoryLimitError
-from ..._impl.validate import positive_int as validate_positive_int, positive_number
+from ..._impl.validate import positive_int as validate_positive_int, positive_number, steps_of_size
 
 
 class UsageError(Exception):
@@ -142,3 +142,12 @@ def check_memory(guard, settings):
     except MemoryLimitError as err:
         raise UsageError(f"{settings}: too much memory: {err.what} would need about {err.need / 2**30:.3g} "
                          f"GiB, above the limit of {err.limit / 2**30:.3g} GiB") from None
+
+
+def steps_from_size(step_size, ts):
+    """The RK4 steps per interval for --step-size on the times ts (`validate.steps_of_size`); a step so small
+    that an interval would need more than 1e9 steps is a UsageError."""
+    try:
+        return steps_of_size(step_size, ts)
+    except ValueError as err:
+        raise UsageError(f"--step-size {step_size:g}: {err}") from None

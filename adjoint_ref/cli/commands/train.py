@@ -5,7 +5,8 @@ import os
 
 from .. import figures, train
 from ..._impl.files import FileError, OutputTaken, unused_path, unused_paths, write_together
-from .options import Terminated, UsageError, check_outputs, non_negative_int, number, output_folder, positive_int
+from .options import (Terminated, UsageError, check_outputs, non_negative_int, number, output_folder, positive_float,
+                      positive_int)
 
 HELP = "fit a Neural ODE to a spiral with adjoint gradients and Adam"
 DESCRIPTION = (
@@ -59,8 +60,11 @@ def add_arguments(parser):
                                                 f"an integer from 2 to {train.N_OBSERVATIONS}"),
                         help="observation times per window, the first one included (default %(default)s, "
                              "i.e. 0.95 time units, about a sixth of an oscillation period)")
-    parser.add_argument("--steps", type=positive_int,
-                        help="RK4 steps per observation interval (0.05 time units; default %(default)s)")
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument("--steps", type=positive_int,
+                       help="RK4 steps per observation interval (0.05 time units; default %(default)s)")
+    steps.add_argument("--step-size", type=positive_float, metavar="H",
+                       help="the longest RK4 step instead of --steps: ⌈0.05 / H⌉ steps per interval")
     parser.add_argument("--lr", type=number(float, lambda x: 0 < x <= 1, "a number in (0, 1]"),
                         help="Adam step size, in (0, 1] (default %(default)s)")
     parser.add_argument("--every", type=positive_int,
