@@ -85,7 +85,8 @@ then carries the plain pass's drift checks, the only ones made)."""
     if not drifts:
         return result
     k, first = auto_checkpoints(n_steps), drifts[0]
-    warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k))
+    warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k, effect=first.effect,
+                             effect_threshold=first.effect_threshold))
     rerun = backward(checkpoints=k)
     traced = hasattr(rerun, "drift")  # a traced pass (`adjoint.Backward`) keeps the plain pass's drift checks
     return rerun._replace(drift=result.drift) if traced else rerun

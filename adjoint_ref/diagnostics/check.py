@@ -318,9 +318,12 @@ def _drift_lines(report):
     run = report.runs.get("adjoint")
     if run is None or not run.drift:
         return []
-    t, drift, threshold = max(run.drift, key=lambda row: row[1] / row[2])
-    lines = ["", f"adjoint drift (backward z vs stored forward z, {len(run.drift)} interval(s)): largest {drift:.1e} "
-                 f"at t={t:.6g}, threshold {threshold:.1e}  {'ok' if drift <= threshold else 'DRIFT'}"]
+    worst = max(run.drift, key=lambda row: row.ratio)
+    lines = ["", f"adjoint drift (backward z vs stored forward z, {len(run.drift)} interval(s)): largest "
+                 f"{worst.drift:.1e} at t={worst.t:.6g}, threshold {worst.threshold:.1e}" +
+             ("" if worst.effect is None else f"; its effect on λ and the gradient {worst.effect:.1e}, threshold "
+                                              f"{worst.effect_threshold:.1e} (RK4's discretisation × 10)") +
+             f"  {'ok' if worst.ok else 'DRIFT'}"]
     for w in run.warnings:
         lines.append(f"  at t={w.t:.6g} drift {w.drift:.1e} > {w.threshold:.1e}: " +
                      (f"checkpoints='auto' ran the backward pass again with checkpoints={w.rerun}" if w.rerun else
