@@ -163,6 +163,10 @@ def timed_run(problem, method, n_steps, checkpoints=None, repeat=1):
     options = {"checkpoints": checkpoints_of(method, n_steps, checkpoints)} if name == "adjoint" else {}
 
     def once():  # (Gradients, the plain adjoint's drift checks or None, seconds)
+        with validate.plain_numpy_explained(problem[1]):
+            return timed_once()
+
+    def timed_once():
         start = time.perf_counter()
         pullback, value, dL_dzs = forward_and_loss(METHODS, name, *problem, n_steps, **options,
                                                    **({"trace": True} if method == "adjoint" else {}))

@@ -4,8 +4,9 @@ import argparse
 from ...api import DEFAULT_N_STEPS
 from ...diagnostics.check import CHECK_METHODS, check
 from ..._impl.memory import check_backprop_memory
+from ..._impl.validate import PlainNumpyError
 from ...problems.models import observing_t0
-from .options import check_memory, positive_float, positive_int
+from .options import UsageError, check_memory, positive_float, positive_int
 from .problem import add_problem_option, chosen_problem, label
 from .progress import Progress, add_quiet_option
 
@@ -57,13 +58,21 @@ def run(args):
         problem = observing_t0(problem)
     checkpoints = entry.checkpoints if args.checkpoints is None else args.checkpoints
     n_steps = args.steps or entry.n_steps or DEFAULT_N_STEPS
+    try:
+        report = _checked(problem, entry, args, n_steps, checkpoints)
+    except PlainNumpyError as err:  # the user's f, not a bug here: one line
+        raise UsageError(f"{label(entry)}: {err}") from None
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _checked(problem, entry, args, n_steps, checkpoints):
+    """The memory guard for backprop, then `check.check`'s report, with progress unless --quiet."""
     if args.methods is None or "backprop" in args.methods:
         check_memory(lambda: check_backprop_memory(problem.f, problem.z0, problem.theta, problem.ts, n_steps),
                      f"--steps {n_steps} on {label(entry).split(':')[0]} (for backprop; --methods without backprop "
                      "runs the others)")
     print(f"adjoint-ref check: {label(entry)}" + (", loss + ½‖z(t0)‖²" if args.observe_t0 else ""))
     with Progress(args.quiet) as progress:
-        report = check(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, n_steps, args.tol,
-                       args.methods, checkpoints, args.repeat, progress)
-    print(report)
-    return 0 if report.ok else 1
+        return check(problem.loss, problem.f, problem.z0, problem.theta, problem.ts, n_steps, args.tol,
+                     args.methods, checkpoints, args.repeat, progress)
