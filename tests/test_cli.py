@@ -58,3 +58,18 @@ def test_version_is_the_package_version_and_not_passed_to_check(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"adjoint-ref {adjoint_ref.__version__}\n"
+
+
+def test_check_wrt_and_dopri5(capsys):
+    # --wrt chooses the columns; --solver dopri5 runs the methods dopri5 has, at --rtol/--atol
+    assert main(["check", "--problem", "linear", "--steps", "60", "--wrt", "theta", "--quiet"]) == 0
+    head = capsys.readouterr().out.split("time/grad")[0].splitlines()[-1]
+    assert "dL/dθ" in head and "dL/dz0" not in head and "dL/dts" not in head
+    assert main(["check", "--problem", "linear", "--solver", "dopri5", "--rtol", "1e-8", "--atol", "1e-10",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "dopri5, adaptive steps at rtol=1e-08" in out and "checkpointed" not in out
+    for argv in (["--solver", "dopri5", "--steps", "4"], ["--rtol", "1e-6"]):  # the other solver's options
+        assert main(["check", "--problem", "linear", "--quiet", *argv]) == 2
+    with pytest.raises(SystemExit):
+        main(["check", "--problem", "linear", "--wrt", "lambda"])
