@@ -156,8 +156,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
         needed = checkpoints is None or i - 1 > 0  # by the drift check or by dL/dt_{i−1}
         rate_start = f(zs[i - 1], theta, ts[i - 1]) if needed else None  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
-            rerun = functools.partial(checkpointing.cross, functools.partial(augmented_dynamics, f, shape, running_loss),
-                                      f, theta, s_end, zs[i - 1], ts[i - 1], ts[i])
+            along = functools.partial(augmented_dynamics, f, shape, running_loss)
+            rerun = functools.partial(checkpointing.cross, along, f, theta, s_end, zs[i - 1], ts[i - 1], ts[i])
             drifts.append(check_drift(zs, ts, i, s, (rate_start, rate_end), n_steps, rerun))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate_start)

@@ -266,9 +266,9 @@ def plain_numpy_explained(f):
         from_objects = ("ufunc" in text or "dtype('O')" in text) and "Box" not in text  # numpy on boxes
         if not (calls and from_objects) or isinstance(err, PlainNumpyError):
             raise
-        raise PlainNumpyError(f"f must be written with autograd.numpy (import autograd.numpy as np), which autograd "
-                              f"can differentiate; it calls plain numpy ({', '.join(calls)}), which cannot handle the values autograd "
-                              f"traces ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from err
+        raise PlainNumpyError(f"f must be written with autograd.numpy (import autograd.numpy as np), which "
+                              f"autograd can differentiate; it calls plain numpy ({', '.join(calls)}), which cannot "
+                              f"handle the values autograd traces ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from err
 
 
 def check_running_loss(g, z0, theta, t0):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._impl import validate
 from .._impl.checkpoints import auto_checkpoints
-from .._impl.drift import DOPRI5_REMEDY, AdjointDriftWarning
+from .._impl.drift import DOPRI5_REMEDY, EFFECT_MARGIN, AdjointDriftWarning
 from ..api import DEFAULT_N_STEPS, collected, forward_and_loss, warn_if_dense
 from .._impl.memory import MemoryLimitError
 from ..methods import DOPRI5_METHODS, METHODS, adaptive_forward
@@ -468,7 +468,7 @@ def _drift_lines(report):
     lines = ["", f"adjoint drift (backward z vs stored forward z, {len(run.drift)} interval(s)): largest "
                  f"{worst.drift:.1e} at t={worst.t:.6g}, threshold {worst.threshold:.1e}" +
              ("" if worst.effect is None else f"; its effect on λ and the gradient {worst.effect:.1e}, threshold "
-                                              f"{worst.effect_threshold:.1e} (RK4's discretisation × 10)") +
+                                              f"{worst.effect_threshold:.1e} (RK4's discretisation × {EFFECT_MARGIN:g})") +
              f"  {'ok' if worst.ok else 'DRIFT'}"]
     for w in run.warnings:
         lines.append(f"  at t={w.t:.6g} drift {w.drift:.1e} > {w.threshold:.1e}: " +
