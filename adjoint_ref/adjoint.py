@@ -134,7 +134,7 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
     states = [(ts[-1], pack(zs[-1], lam, a_theta, a_t))] if trace else None
     steps = None if isinstance(n_steps, Tolerances) else interval_steps(n_steps, len(ts) - 1)
     for i in range(len(ts) - 1, 0, -1):
-        s = pack(zs[i], lam, a_theta, a_t)  # z restarts from the stored forward z(t_i)
+        s = s_end = pack(zs[i], lam, a_theta, a_t)  # z restarts from the stored forward z(t_i)
         if steps is None:  # across [t_{i−1}, t_i] by adaptive steps
             s, _ = adaptive.adaptive_interval(ds_dt, s, theta, ts[i], ts[i - 1], controller)
             if trace:
@@ -162,8 +162,10 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
         needed = checkpoints is None or i - 1 > 0  # by the drift check or by dL/dt_{i−1}
         rate_start = f(zs[i - 1], theta, ts[i - 1]) if needed else None  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
-            drifts.append(check_drift(f, theta, zs, ts, i, z_back, (rate_start, rate_end),
-                                      n_steps if steps is None else steps[i - 1]))
+            along = functools.partial(augmented_dynamics, f, shape, running_loss)
+            rerun = functools.partial(checkpointing.cross, along, f, theta, s_end, zs[i - 1], ts[i - 1], ts[i])
+            drifts.append(check_drift(zs, ts, i, s, (rate_start, rate_end), n_steps if steps is None else steps[i - 1],
+                                      rerun))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate_start)
             a_t = a_t - dL_dts[i - 1]
@@ -182,12 +184,19 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
                     (lam, a_theta, dL_dts))
 
 
-def check_drift(f, theta, zs, ts, i, z_back, rates, grid):
-    """`drift.Drift` of the backward z at t_{i−1} (an AdjointDriftWarning if it drifted too far): RK4's
-    bound for n_steps = grid, the tolerances' for dopri5 (grid: `Tolerances`)."""
+def check_drift(zs, ts, i, s, rates, grid, rerun):
+    """`drift.Drift` of the backward z at t_{i−1} (an AdjointDriftWarning if it drifted too far), s being the
+    plain adjoint's state there. dopri5 (grid: `Tolerances`): the tolerances' bound. RK4 (grid = n_steps):
+    the free bound (ω h)⁴, and above it the drift's effect on [λ, a_θ, a_t] against the checkpointed
+    re-run of the interval, rerun(n, K) = `checkpoints.cross` at n steps (`drift.rk4_drift`)."""
+    z_back, n = unpack(s, zs[0].shape)[0], zs[0].size
     if isinstance(grid, Tolerances):
         return drifting.adaptive_drift(z_back, zs[i - 1], ts[i - 1], grid)
-    return drifting.rk4_drift(f, theta, ((zs[i - 1], ts[i - 1]), (zs[i], ts[i])), rates, z_back, grid)
+    h = (ts[i] - ts[i - 1]) / grid
+    threshold = float(max(drifting.drift_threshold(zs[i], rates[1], h), drifting.drift_threshold(zs[i - 1], rates[0], h)))
+    return drifting.rk4_drift(ts[i - 1], drifting.relative_drift(z_back, zs[i - 1]), threshold, s[n:],
+                              lambda steps: rerun(steps, checkpointing.auto_checkpoints(steps))[0][n:], grid,
+                              (n, len(s) - n - 1))  # the blocks λ, a_θ, a_t
 
 
 def backward_controller(tol, zs, accepted=None):

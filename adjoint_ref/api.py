@@ -45,6 +45,15 @@ OTHER_LIBRARIES = {
     "adjoint": "diffrax's adjoint=BacksolveAdjoint() is method='adjoint' here (gradient='adjoint' in odeint), "
                "RecursiveCheckpointAdjoint() is method='discrete_adjoint' (or 'backprop'), and the adjoint "
                "with checkpoints=K is BacksolveAdjoint with z recomputed forwards from checkpoints",
+    "adjoint_options": "torchdiffeq's options of the backward solve; here solver='rk4' takes n_steps for both "
+                       "directions, solver='dopri5' takes adjoint_rtol and adjoint_atol (and seminorm=True), and "
+                       "checkpoints=K recomputes z forwards instead of integrating it backwards",
+    "event_fn": "torchdiffeq's terminating events: adjoint_ref has no events; it solves over the fixed times ts "
+                "(to stop at an event, solve past it and locate it in the returned states yourself)",
+    "saveat": f"diffrax's SaveAt(ts=...): here the states are saved at the observation times ts themselves, "
+              f"and {STEPS}",
+    "max_num_steps": "diffrax's/jax's cap on the adaptive steps: solver='dopri5' here has no cap and chooses its "
+                     f"steps from rtol and atol; solver='rk4' takes {STEPS}",
     "method": f"odeint's solver is solver='rk4' (the default, {STEPS}) or solver='dopri5' (adaptive, rtol and "
               "atol), as torchdiffeq's method= chooses one; gradient='adjoint' or 'backprop' chooses how "
               "autograd differentiates it",
@@ -113,14 +122,15 @@ def odeint(f, z0, theta, ts, n_steps=None, gradient="adjoint", checkpoints=None,
     if solver == "rk4" and stats is not None:
         raise ValueError("odeint's stats applies to solver='dopri5' only (gradients and adjoint_trajectory count "
                          "RK4's evaluations too)")
-    if gradient == "backprop" and solver == "dopri5":
-        return adaptive_forward(f, z0, theta, ts, grid, stats)[0]
-    if gradient == "backprop" and solver == "reversible_heun":
-        return reversible.integrate(f, z0, theta, ts, grid)
     if gradient == "backprop":
-        if validate.is_traced(z0, theta, ts):
-            check_backprop_memory(f, z0, theta, ts, grid)
-        return integrate(f, z0, theta, ts, grid)
+        with validate.plain_numpy_explained(f):
+            if solver == "dopri5":
+                return adaptive_forward(f, z0, theta, ts, grid, stats)[0]
+            if solver == "reversible_heun":
+                return reversible.integrate(f, z0, theta, ts, grid)
+            if validate.is_traced(z0, theta, ts):
+                check_backprop_memory(f, z0, theta, ts, grid)
+            return integrate(f, z0, theta, ts, grid)
 
     def solve(f, z0, theta, ts):
         return table["adjoint"](f, z0, theta, ts, grid, **options)
@@ -206,7 +216,8 @@ def _odeint_adjoint_vjp(argnums, zs, args, kwargs):
                 "odeint(gradient='adjoint') can be differentiated once (grad, make_vjp), not twice: its "
                 "backward pass (eqs. 11–12) is not differentiable by autograd. For second derivatives "
                 "(grad of grad, Hessian-vector products) use odeint(..., gradient='backprop').")
-        g_z0, g_theta, g_ts = pullback[0](g)
+        with validate.plain_numpy_explained(f):
+            g_z0, g_theta, g_ts = pullback[0](g)
         grads = (g_z0, unravel_like(g_theta, theta), g_ts)
         return tuple(grads[i] for i in argnums)
 
@@ -281,8 +292,9 @@ def gradients(loss, f, z0, theta, ts, n_steps=None, method="adjoint", checkpoint
     if running_loss is not None:
         validate.check_running_loss(running_loss, z0, theta, ts[0])
     before = validate.snapshot(z0, theta)
-    pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
-    grads = pullback(dL_dzs)
+    with validate.plain_numpy_explained(f):
+        pullback, value, dL_dzs = forward_and_loss(table, method, loss, f, z0, theta, ts, grid, running_loss, **options)
+        grads = pullback(dL_dzs)
     validate.unchanged(z0, theta, before)
     return collected(method, value, grads, theta)
 

@@ -26,13 +26,14 @@ def test_check_fails_when_the_tolerance_is_below_the_h4_gap(capsys):
 def test_check_counts_f_and_takes_a_step_size(capsys):
     # on [0, 1] with 5 times: --step-size 0.1 is ⌈0.25 / 0.1⌉ = 3 steps per interval, 12 in all; backprop
     # evaluates f 4 times per step, plus the memory guard's 4 (one recorded step); the adjoint 4 forwards and
-    # 4 backwards per step, plus dz/dt at the 5 observation times
+    # 4 backwards per step, plus dz/dt at the 5 observation times, plus 1: fast_vjp records the built-in MLP
+    # twice at its first backward stage (θ leaf by leaf, refused since the MLP takes θ whole, then θ whole)
     assert main(["check", "--step-size", "0.1", "--hidden", "3", "--methods", "backprop,adjoint", "--tol", "1e-4",
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "3, 3, 3, 3 RK4 steps per observation interval (12 in all)" in out
     rows = [line.split() for line in out.splitlines() if " ms " in line]
-    assert [(row[0], row[row.index("ms") + 1]) for row in rows] == [("backprop", "52"), ("adjoint", "101")]
+    assert [(row[0], row[row.index("ms") + 1]) for row in rows] == [("backprop", "52"), ("adjoint", "102")]
     assert main(["check", "--step-size", "1e-12", "--quiet"]) == 2
     assert "--step-size 1e-12: step_size=1e-12 would take more than 1e9 RK4 steps" in capsys.readouterr().err
 
@@ -85,3 +86,18 @@ def test_equations_refuses_a_step_size_that_gives_the_intervals_different_counts
                      "np.array([0.0, 0.2, 1.5, 2.0]), lambda zs: anp.sum(zs ** 2))\n")
     assert main(["equations", "--problem", f"{model}:problem", "--step-size", "0.1", "--quiet"]) == 2
     assert "--step-size 0.1 gives the observation intervals different step counts (4, 6, 14)" in capsys.readouterr().err
+
+
+def test_check_wrt_and_dopri5(capsys):
+    # --wrt chooses the columns; --solver dopri5 runs the methods dopri5 has, at --rtol/--atol
+    assert main(["check", "--problem", "linear", "--steps", "60", "--wrt", "theta", "--quiet"]) == 0
+    head = capsys.readouterr().out.split("time/grad")[0].splitlines()[-1]
+    assert "dL/dθ" in head and "dL/dz0" not in head and "dL/dts" not in head
+    assert main(["check", "--problem", "linear", "--solver", "dopri5", "--rtol", "1e-8", "--atol", "1e-10",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "dopri5, adaptive steps at rtol=1e-08" in out and "checkpointed" not in out
+    for argv in (["--solver", "dopri5", "--steps", "4"], ["--rtol", "1e-6"]):  # the other solver's options
+        assert main(["check", "--problem", "linear", "--quiet", *argv]) == 2
+    with pytest.raises(SystemExit):
+        main(["check", "--problem", "linear", "--wrt", "lambda"])

@@ -99,3 +99,55 @@ def test_the_command_line_refuses_the_same_numbers(text):
     with pytest.raises(argparse.ArgumentTypeError, match="must be a positive, finite number"):
         options.positive_float(text)
     assert options.positive_float("1e-6") == 1e-6
+
+
+def plain_stack(z, theta, t):
+    return np.stack([-theta * z[0], z[1]])  # plain numpy on a traced z
+
+
+def plain_array(z, theta, t):
+    return np.array([-theta * z[0], z[1]])
+
+
+def plain_dot(z, theta, t):
+    return np.dot(np.diag([theta, 1.0]), z)
+
+
+@pytest.mark.filterwarnings("ignore:Output seems independent of input")  # autograd's, on the object array
+@pytest.mark.parametrize("f, call", [(plain_stack, "np.stack"), (plain_array, "np.array"), (plain_dot, "np.dot")])
+@pytest.mark.parametrize("method", ["adjoint", "backprop", "discrete_adjoint", "forward_sensitivity"])
+def test_f_in_plain_numpy_gets_one_line_naming_the_call(f, call, method):
+    with pytest.raises(TypeError, match=f"f must be written with autograd.numpy.*{call}") as info:
+        call_gradients(f=f, method=method)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:Output seems independent of input")
+@pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
+def test_f_in_plain_numpy_under_autograd_grad(gradient):
+    from autograd import grad
+    with pytest.raises(TypeError, match="f must be written with autograd.numpy.*np.stack"):
+        grad(lambda theta: anp.sum(ar.odeint(plain_stack, np.ones(2), theta, [0.0, 1.0], 4, gradient) ** 2))(0.5)
+
+
+def test_numpy_for_constants_outside_the_trace_is_fine():
+    # np.array of constants and np.pi never meet a traced value: nothing to refuse
+    g = call_gradients(f=lambda z, theta, t: theta * np.array([-1.0, -2.0]) * z * np.pi)
+    assert np.all(np.isfinite(g.z0))
+
+
+@pytest.mark.parametrize("f", [lambda t, y, p: -p * y, lambda t, z, theta: -theta * z])
+def test_torchdiffeqs_argument_order_is_refused_before_solving(f):
+    # f(t, y, p) with p shaped like z would run and return a wrong loss
+    with pytest.raises(TypeError, match=r"time first.*f\(z, theta, t\)"):
+        call_gradients(f=f, theta=np.ones(2))
+    with pytest.raises(TypeError, match=r"f\(z, theta, t\)"):
+        call_odeint(f=f, theta=np.ones(2))
+
+
+@pytest.mark.parametrize("keyword, words", [("adjoint_options", "adjoint_rtol"), ("event_fn", "no events"),
+                                            ("saveat", "observation times ts"), ("max_num_steps", "rtol and atol")])
+@pytest.mark.parametrize("call", [call_gradients, call_odeint], ids=["gradients", "odeint"])
+def test_other_libraries_keywords_say_what_to_do_here(call, keyword, words):
+    with pytest.raises(TypeError, match=f"unexpected keyword argument '{keyword}': .*{words}"):
+        call(**{keyword: None})

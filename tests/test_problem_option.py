@@ -99,3 +99,13 @@ def test_equations_and_bench_take_the_option(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "backward stage (one make_vjp of f)" in out and "(z0 (2,), 2 parameters)" in out
     assert "argument --problem" in usage_error(["bench", "--problem", path + ":missing"], capsys)[-1]
+
+
+def test_f_in_plain_numpy_is_one_line_naming_the_call(tmp_path, capsys):
+    # np.stack on the values autograd traces builds an array of objects: before, a traceback ending
+    # in "ufunc 'isfinite' not supported"; now one line saying f must use autograd.numpy
+    path = write(tmp_path, GOOD.replace("anp.dot(theta, z)", "np.stack([theta[0] @ z, theta[1] @ z])"))
+    assert main(["check", "--problem", path, "--steps", "4", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("adjoint-ref check: error: ")
+    assert "autograd.numpy" in err[0] and "np.stack" in err[0]

@@ -90,7 +90,8 @@ def plain_then_checkpointed(backward, n_steps, stats=None):
     if not drifts:
         return result
     k, first = auto_checkpoints(n_steps), drifts[0]
-    warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k))
+    warn(AdjointDriftWarning(first.t, first.drift, first.threshold, rerun=k, effect=first.effect,
+                             effect_threshold=first.effect_threshold))
     rerun = backward(checkpoints=k)
     if stats is not None:
         stats["backward"]["reruns"] = 1

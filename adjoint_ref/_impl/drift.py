@@ -13,32 +13,52 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..rk4 import rk4_step
-
 
 class AdjointDriftWarning(RuntimeWarning):
     """The plain adjoint's backward z left the forward z: its gradient is not to be trusted.
 
     Attributes: `t` (the observation time where the drift was measured), `drift` (relative),
-    `threshold` (the level it exceeded), `rerun` (the checkpoints per interval of the second backward
-    pass that checkpoints="auto" ran, or None)."""
+    `threshold` (the level it exceeded), `effect` and `effect_threshold` (RK4: the drift's effect on the
+    adjoint state [λ, a_θ, a_t] and what RK4's discretisation explains, `checkpointed_effect`), `rerun`
+    (the checkpoints per interval of the second backward pass that checkpoints="auto" ran, or None)."""
 
     def __init__(self, t, drift, threshold, rerun=None, allows="what RK4's error at this step size allows",
-                 remedy=None):
+                 remedy=None, effect=None, effect_threshold=None):
         self.t, self.drift, self.threshold, self.rerun = t, drift, threshold, rerun
+        self.effect, self.effect_threshold = effect, effect_threshold
         if remedy is None:
             remedy = (f"checkpoints='auto': ran the backward pass again with checkpoints={rerun}" if rerun else
                       "the gradient may be wrong. Recompute z forwards instead of backwards: checkpoints=K "
                       "(or checkpoints='auto'), or method='discrete_adjoint'")
+        if effect is not None:
+            allows = (f"above the free bound {threshold:.2g}; its effect on λ and the gradient, {effect:.2g} "
+                      f"relative to a checkpointed re-run of the interval, is above the {effect_threshold:.2g} "
+                      "that RK4's discretisation explains")
         super().__init__(f"the adjoint's backward z drifted from the stored forward z: relative drift "
-                         f"{drift:.2g} at t={t:.6g}, above {threshold:.2g} ({allows}); {remedy}.")
+                         f"{drift:.2g} at t={t:.6g}, " +
+                         (f"{allows}; {remedy}." if effect is not None else
+                          f"above {threshold:.2g} ({allows}); {remedy}."))
 
 
-Drift = namedtuple("Drift", ["t", "drift", "threshold"])
-Drift.__doc__ = """One drift check at an observation time t: the relative drift and the threshold it was held to."""
+class Drift(namedtuple("Drift", ["t", "drift", "threshold", "effect", "effect_threshold"], defaults=(None, None))):
+    """One drift check at an observation time t: the relative drift of z and the free bound it was held to
+    (`drift_threshold`); when above it, the drift's effect on the adjoint state and the threshold of that
+    (`checkpointed_effect`), which then decide. ratio: the deciding value over its threshold (ok: ≤ 1)."""
+
+    @property
+    def ratio(self):
+        """The deciding criterion over its threshold: the effect's if it was measured, else the drift's."""
+        if self.effect is None:
+            return self.drift / self.threshold
+        return self.effect / self.effect_threshold
+
+    @property
+    def ok(self):
+        """The check passed: the deciding criterion is within its threshold."""
+        return self.ratio <= 1
 
 DRIFT_FLOOR = 1e-10  # round-off: a few hundred operations on float64, relative to ‖z‖
-DRIFT_MARGIN = 4.0  # over n · (one step's error): the round trip (2) and some growth of the error (2)
+EFFECT_MARGIN = 4.0  # over the adjoint state's discretisation error: the round trip doubles it, and 2× to spare
 DRIFT_FACTOR = 1000.0  # dopri5: backward z further than this many tolerances from the forward z: warn
 BLOW_UP = 100.0  # dopri5: backward z larger than this many times the largest forward state: stop
 DOPRI5_REMEDY = ("use method='backprop', or solver='rk4' with checkpoints=K (tighter adjoint_rtol and "
@@ -68,39 +88,46 @@ def drift_threshold(z, dz_dt, h):
     return max(min((omega * abs(h)) ** 4, 1.0), DRIFT_FLOOR)
 
 
-def step_doubling_threshold(f, theta, ends, h, n_steps):
-    """The relative drift a sound backward solve can show, from RK4's own error measured at the interval's ends.
+def checkpointed_effect(plain, checkpointed, n_steps, cuts=()):
+    """(effect, threshold): how far the plain adjoint's state [λ, a_θ, a_t] at the start of an interval lies
+    from the checkpointed adjoint's at the same steps, and how far a sound solve may lie.
 
-    At each end (z, t) in `ends` one RK4 step of h is compared with two of h/2: their difference is
-    15/16 of the h-step's local error. Over n_steps steps forwards and again backwards a sound solve
-    errs by no more than DRIFT_MARGIN · n_steps times the larger of the two (measured on the zoo and the
-    test problems: at most 0.5 of that), while a backward z that grows exponentially exceeds it by
-    orders of magnitude. 12 evaluations of f per end, spent only when `drift_threshold` was exceeded.
+    checkpointed(n) carries the same state across the same interval by n RK4 steps along the forward z
+    recomputed from checkpoints (`checkpoints.cross`), returning its [λ, a_θ, a_t]. The two solve the same
+    equations (11)–(12) at the same steps and differ only where they read z, so their gap is what the
+    backward z's drift did to λ and the gradient. A sound backward z errs by RK4's O(h⁴), as the forward z
+    does, so its effect is of the order of the discretisation error of the adjoint state itself, which
+    step doubling measures: ‖s(n) − s(2n)‖ ≈ 15/16 of it. The threshold is EFFECT_MARGIN times that.
+    Each block of the state (split at `cuts`: λ, a_θ, a_t) is measured relative to its own norm, with
+    the threshold never below DRIFT_FLOOR, and the block furthest over its threshold is returned (a drift
+    that spoils dL/dθ while λ, the larger, looks fine is caught). Measured only when `drift_threshold`
+    was exceeded: it costs about three backward passes over the interval.
     """
-    def local_error(z, t, step):
-        whole = rk4_step(f, z, theta, t, step)
-        halves = rk4_step(f, rk4_step(f, z, theta, t, step / 2), theta, t + step / 2, step / 2)
-        return relative_drift(whole, halves)
+    once, twice = checkpointed(n_steps), checkpointed(2 * n_steps)
+    found = []
+    for p, a, b in zip(*(np.split(np.asarray(x, dtype=float), cuts) for x in (plain, once, twice))):
+        scale = float(np.linalg.norm(a)) or 1.0
+        effect = float(np.linalg.norm(p - a)) / scale
+        found.append((effect, max(EFFECT_MARGIN * float(np.linalg.norm(a - b)) / scale, DRIFT_FLOOR)))
+    return max(found, key=lambda pair: pair[0] / pair[1])
 
-    (z_start, t_start), (z_end, t_end) = ends
-    worst = max(local_error(z_start, t_start, h), local_error(z_end, t_end, -h))
-    return max(DRIFT_MARGIN * n_steps * worst, DRIFT_FLOOR)
 
+def rk4_drift(t_start, gap, threshold, plain, checkpointed, n_steps, cuts=()):
+    """`Drift` of the RK4 backward z at the start t_start of an interval, with a warning if its effect
+    on the adjoint state exceeds what RK4's discretisation explains.
 
-def rk4_drift(f, theta, ends, rates, z_back, n_steps):
-    """(relative drift, threshold) of the RK4 backward z at the start of an interval, with a warning if
-    the drift exceeds both `drift_threshold` and, measured only then, `step_doubling_threshold`.
-
-    ends = ((z(t_start), t_start), (z(t_end), t_end)) are the stored forward states, rates their f."""
-    (z_start, t_start), (z_end, t_end) = ends
-    h = (t_end - t_start) / n_steps
-    gap = relative_drift(z_back, z_start)
-    threshold = max(drift_threshold(z_end, rates[1], h), drift_threshold(z_start, rates[0], h))
-    if gap > threshold:  # measure RK4's own error before saying anything
-        threshold = max(threshold, step_doubling_threshold(f, theta, ends, h, n_steps))
-    if not gap <= threshold:
-        warn(AdjointDriftWarning(float(t_start), gap, threshold))
-    return Drift(float(t_start), gap, threshold)
+    gap is the relative drift of z, threshold the free bound `drift_threshold`; only above that bound
+    is the effect measured (`checkpointed_effect`, from the plain adjoint's state `plain` = [λ, a_θ, a_t]
+    and the checkpointed re-run `checkpointed`, block by block as `cuts` splits them), and it alone
+    decides: a large drift of z along a mode the loss does not see changes no gradient, and a modest
+    drift amplified by a stiff mode can."""
+    if gap <= threshold:
+        return Drift(float(t_start), gap, threshold)
+    effect, effect_threshold = checkpointed_effect(plain, checkpointed, n_steps, cuts)
+    found = Drift(float(t_start), gap, threshold, effect, effect_threshold)
+    if not found.ok:
+        warn(AdjointDriftWarning(found.t, gap, threshold, effect=effect, effect_threshold=effect_threshold))
+    return found
 
 
 def adaptive_drift(z_back, z, t, tol):

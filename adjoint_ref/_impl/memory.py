@@ -17,6 +17,7 @@ from autograd.tracer import getval
 
 from ..rk4 import interval_steps, solve_interval
 from .tree import leaves, values
+from .validate import plain_numpy_explained
 
 MEMORY_LIMIT = 2 * 2**30  # bytes; a gradient method refuses to hold more (backprop's recording, stored states)
 STATE_OVERHEAD = 300  # bytes Python adds to each stored state of z (array header, list and tuple slots)
@@ -91,7 +92,8 @@ def check_backprop_memory(f, z0, theta, ts, n_steps, limit=None):
     intervals = len(getval(ts)) - 1
     need = sum(interval_steps(n_steps, intervals)) * KEPT_PER_STEP * 8 * int(np.size(getval(z0)))
     if need <= limit:
-        need = estimated_backprop_bytes(f, z0, theta, ts, n_steps)
+        with plain_numpy_explained(f):  # the measurement traces f: the first place plain numpy fails
+            need = estimated_backprop_bytes(f, z0, theta, ts, n_steps)
     if need > limit:
         raise MemoryLimitError(f"n_steps={n_steps} is too many for backprop",
                                f"backprop's recording of {intervals} interval(s) of {n_steps} RK4 steps of this f",

@@ -5,6 +5,9 @@ a complex number, NaN) is refused rather than converted. `inputs` validates one 
 together (for `odeint`, `gradients`, `check`, `Problem` and `lagrangian`); options are checked one
 by one (`as_n_steps`, `as_checkpoints`, `positive_int`, `positive_number`, `choice`).
 """
+import contextlib
+import dis
+import inspect
 import numbers
 from collections import namedtuple
 
@@ -194,9 +197,11 @@ def check_loss_value(value):
 
 def check_dynamics(f, z0, theta, t0):
     """Call f once at (z0, θ, t0) and insist that it returns finite float64 dz/dt with the shape of z
-    and leaves its arguments as they were (f gets copies, so the caller's arrays are safe)."""
+    and leaves its arguments as they were (f gets copies, so the caller's arrays are safe). Before the
+    call, f's parameter names are read: torchdiffeq's order f(t, y, ...) is refused (`check_argument_order`)."""
     if not callable(f):
         raise TypeError(f"f must be callable as f(z, theta, t), got {type(f).__name__}")
+    check_argument_order(f)
     z0, theta, t0 = getval(z0), values(theta), float(getval(t0))
     z_arg, theta_arg = np.array(z0), unravel_like(ravel_tree(theta), theta)
     try:
@@ -231,6 +236,86 @@ def unchanged(z0, theta, before):
         raise ValueError("f modified its argument theta (or z0) in place during the solve, after its first "
                          "call; f(z, theta, t) must leave its arguments unchanged and return dz/dt as a new "
                          "array (the gradient computed meanwhile is wrong; your own theta was not touched)")
+
+
+def check_argument_order(f):
+    """A TypeError if f's parameters say time first: its first is named t (or its names begin t, y), as in
+    torchdiffeq's f(t, y, p). Here f is called f(z, theta, t), and a time-first f whose parameters have
+    z's shape would run and return a wrong answer, so it is refused before anything is solved."""
+    try:
+        names = list(inspect.signature(f).parameters)
+    except (TypeError, ValueError):  # a builtin or a callable without a signature: nothing to read
+        return
+    if names and names[0] in ("t", "time"):
+        raise TypeError(f"f's parameters are ({', '.join(names)}): time first, torchdiffeq's order f(t, y, ...). "
+                        "adjoint_ref calls f(z, theta, t): the state first, the parameters, then the time. "
+                        f"Reorder them, e.g. def f(z, theta, t), or pass lambda z, theta, t: f(t, z, theta)")
+
+
+class PlainNumpyError(TypeError):
+    """f calls plain numpy on a value autograd traces: f must be written with autograd.numpy."""
+
+
+def plain_numpy_calls(f):
+    """The plain-numpy functions f's code calls, as written ("np.stack", "numpy.dot", "array"): read from
+    its bytecode (a global or closure name bound to the numpy module, then an attribute; or a name
+    bound to a numpy function), f itself and the functions defined inside it."""
+    function = getattr(f, "__func__", f)
+    if not hasattr(function, "__code__"):
+        function = getattr(getattr(f, "__call__", None), "__func__", None)
+    if not hasattr(function, "__code__"):
+        return []
+    names = dict(function.__globals__)
+    cells = zip(function.__code__.co_freevars, function.__closure__ or ())
+    names.update({name: cell.cell_contents for name, cell in cells if _filled(cell)})
+    codes, found = [function.__code__], []
+    while codes:
+        code = codes.pop()
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+        instructions = list(dis.get_instructions(code))
+        for load, attribute in zip(instructions, instructions[1:] + [None]):
+            if load.opname not in ("LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME"):
+                continue
+            value = names.get(load.argval)
+            if value is np and attribute is not None and attribute.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                value, label = getattr(np, attribute.argval, None), f"{load.argval}.{attribute.argval}"
+            else:
+                label = load.argval
+            if _is_numpy_function(value) and label not in found:
+                found.append(label)
+    return found
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
+
+
+def _is_numpy_function(value):
+    """A function or ufunc of plain numpy (not a type such as np.float64, not a constant such as np.pi)."""
+    return (isinstance(value, np.ufunc) or (callable(value) and not isinstance(value, type) and
+                                           getattr(value, "__module__", "") is not None and
+                                           (getattr(value, "__module__", "") or "").startswith("numpy")))
+
+
+@contextlib.contextmanager
+def plain_numpy_explained(f):
+    """Let a TypeError raised while autograd traces f through, unless f calls plain numpy: then a
+    `PlainNumpyError` in one line saying that f must use autograd.numpy and naming the calls. (numpy on
+    an autograd box builds an array of objects, which fails far away: "ufunc 'isfinite' not supported".)"""
+    try:
+        yield
+    except TypeError as err:
+        calls, text = plain_numpy_calls(f), str(err)
+        from_objects = ("ufunc" in text or "dtype('O')" in text) and "Box" not in text  # numpy on boxes
+        if not (calls and from_objects) or isinstance(err, PlainNumpyError):
+            raise
+        raise PlainNumpyError(f"f must be written with autograd.numpy (import autograd.numpy as np), which "
+                              f"autograd can differentiate; it calls plain numpy ({', '.join(calls)}), which cannot "
+                              f"handle the values autograd traces ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from err
 
 
 def check_running_loss(g, z0, theta, t0):
