@@ -117,10 +117,12 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
     """
     if checkpoints == "auto":  # the plain pass, and if z drifted the checkpointed one
         return checkpointing.plain_then_checkpointed(functools.partial(
-            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, running_loss=running_loss, trace=trace, stats=stats),
+            adjoint_gradients, f, zs, theta, ts, n_steps, dL_dzs, running_loss=running_loss, trace=trace,
+            stats=stats),
             max(interval_steps(n_steps, len(ts) - 1)), stats)
     shape, drifts, jumps = zs[0].shape, [], []  # jumps: the rows of the trace after λ's jumps
     ds_dt = augmented_dynamics(f, shape, running_loss)
+    along = functools.partial(augmented_dynamics, f, shape, running_loss)  # the same, read at z = z_at(t)
     if isinstance(n_steps, Tolerances):  # dopri5: adaptive backward steps, their counts in stats
         accepted = [] if trace else None  # (t, s) after every accepted step, for the trace
         controller = backward_controller(n_steps, zs, accepted)
@@ -140,9 +142,8 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
             if trace:
                 states, accepted[:] = states + accepted, []
         elif checkpoints is not None:  # across by RK4 steps along z recomputed from checkpoints
-            s, crossed = checkpointing.cross(functools.partial(augmented_dynamics, f, shape, running_loss),
-                                             f, theta, s, zs[i - 1], ts[i - 1], ts[i], steps[i - 1], checkpoints,
-                                             trace)
+            s, crossed = checkpointing.cross(along, f, theta, s, zs[i - 1], ts[i - 1], ts[i], steps[i - 1],
+                                             checkpoints, trace)
             states = states + crossed if trace else None
         else:  # across by n_i RK4 steps backwards, z alongside λ
             h = (ts[i - 1] - ts[i]) / steps[i - 1]
@@ -162,10 +163,9 @@ def adjoint_gradients(f, zs, theta, ts, n_steps, dL_dzs, checkpoints=None, runni
         needed = checkpoints is None or i - 1 > 0  # by the drift check or by dL/dt_{i−1}
         rate_start = f(zs[i - 1], theta, ts[i - 1]) if needed else None  # dz/dt at t_{i−1}
         if checkpoints is None:  # did the backward z stay on the forward z? (warns if not)
-            along = functools.partial(augmented_dynamics, f, shape, running_loss)
             rerun = functools.partial(checkpointing.cross, along, f, theta, s_end, zs[i - 1], ts[i - 1], ts[i])
-            drifts.append(check_drift(zs, ts, i, s, (rate_start, rate_end), n_steps if steps is None else steps[i - 1],
-                                      rerun))
+            grid = n_steps if steps is None else steps[i - 1]
+            drifts.append(check_drift(zs, ts, i, s, (rate_start, rate_end), grid, rerun))
         if i - 1 > 0:  # a_t's jump: −dL/dt_{i−1}
             dL_dts[i - 1] = np.vdot(dL_dzs[i - 1], rate_start)
             a_t = a_t - dL_dts[i - 1]
@@ -193,7 +193,8 @@ def check_drift(zs, ts, i, s, rates, grid, rerun):
     if isinstance(grid, Tolerances):
         return drifting.adaptive_drift(z_back, zs[i - 1], ts[i - 1], grid)
     h = (ts[i] - ts[i - 1]) / grid
-    threshold = float(max(drifting.drift_threshold(zs[i], rates[1], h), drifting.drift_threshold(zs[i - 1], rates[0], h)))
+    threshold = float(max(drifting.drift_threshold(zs[i], rates[1], h),
+                          drifting.drift_threshold(zs[i - 1], rates[0], h)))
     return drifting.rk4_drift(ts[i - 1], drifting.relative_drift(z_back, zs[i - 1]), threshold, s[n:],
                               lambda steps: rerun(steps, checkpointing.auto_checkpoints(steps))[0][n:], grid,
                               (n, len(s) - n - 1))  # the blocks λ, a_θ, a_t
